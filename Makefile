@@ -1,0 +1,47 @@
+# The two commands of the README:
+#   make book   create .venv if needed, execute every chapter (PROFILE=cpu by default), render HTML
+#   make test   create .venv if needed, lint, unit tests, nbval (smoke) over every notebook, book build -W
+# environment.yml is the single source of truth for versions (tools/pip_requirements.py reads it).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= cpu
+PARAMS ?=
+STAMP  := $(VENV)/.installed-$(shell cat environment.yml pyproject.toml | sha1sum | cut -c1-12)
+export OMP_WAIT_POLICY ?= PASSIVE
+export TOKENIZERS_PARALLELISM ?= false
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: env book run html test lint format clean
+
+env: $(STAMP)
+
+$(STAMP): environment.yml pyproject.toml tools/pip_requirements.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) tools/pip_requirements.py environment.yml > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+book: env run html
+
+run: env
+	$(PY) -m wordot run --profile $(PROFILE) $(PARAMS)
+
+html: env
+	$(PY) -m wordot build
+
+test: env
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+format: env
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf _build

@@ -1,0 +1,117 @@
+"""The papermill runner: parameters, manifest, failures named by chapter and cell, staleness."""
+
+import json
+
+import nbformat
+import pytest
+
+from wordot import __version__, runner
+
+
+def _notebook(path, cells):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for kind, src, tags in cells:
+        cell = (
+            nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
+        )
+        if tags:
+            cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+PARAMS = ('profile = "smoke"\neps = None\n', ["parameters"])
+
+
+@pytest.fixture
+def book(tmp_path):
+    _notebook(
+        tmp_path / "notebooks" / "01_ok.ipynb",
+        [
+            ("markdown", "# One", None),
+            ("code", *PARAMS),
+            (
+                "code",
+                "from wordot import config\ncfg = config.resolve(profile, eps=eps)\ncfg.eps",
+                None,
+            ),
+        ],
+    )
+    _notebook(
+        tmp_path / "notebooks" / "02_fails.ipynb",
+        [
+            ("code", *PARAMS),
+            ("code", "x = 1", None),
+            ("code", "raise ValueError('boom at eps=%s' % eps)", None),
+        ],
+    )
+    return tmp_path
+
+
+def test_run_writes_executed_copy_and_manifest(book):
+    manifest = runner.run("smoke", {"eps": 0.2}, only=["01"], root=book, progress=False)
+    out = book / "book" / "chapters" / "01_ok.ipynb"
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert (
+        injected and "eps = 0.2" in injected[0].source and 'profile = "smoke"' in injected[0].source
+    )
+    assert nb.cells[-1].outputs[0]["data"]["text/plain"] == "0.2"  # the override reached the code
+    on_disk = json.loads((book / "book" / "chapters" / "manifest.json").read_text())
+    assert on_disk == manifest
+    rec = manifest["chapters"]["01_ok"]
+    assert rec["status"] == "ok" and rec["profile"] == "smoke"
+    assert rec["parameters"] == {"profile": "smoke", "eps": 0.2}
+    assert rec["wordot_version"] == __version__
+    assert rec["source_sha256"] == runner.source_hash(book / "notebooks" / "01_ok.ipynb")
+    assert rec["seconds"] >= 0 and "git_commit" in rec
+    assert runner.stale_chapters(book) == ["02_fails"]  # never ran
+
+
+def test_failure_names_chapter_and_cell_and_keeps_earlier_chapters(book):
+    with pytest.raises(
+        runner.ChapterFailed,
+        match=r"chapter 02_fails failed in cell \d+ \(ValueError: boom at eps=None\)",
+    ):
+        runner.run("smoke", {}, root=book, progress=False)
+    manifest = json.loads((book / "book" / "chapters" / "manifest.json").read_text())
+    assert manifest["chapters"]["01_ok"]["status"] == "ok"
+    assert manifest["chapters"]["02_fails"]["status"] == "failed"
+    assert "ValueError: boom" in manifest["chapters"]["02_fails"]["error"]
+
+
+def test_unknown_parameter_and_chapter_are_rejected_before_running(book):
+    with pytest.raises(ValueError, match=r"\['epsilon'\] are not in any chapter's parameters cell"):
+        runner.run("smoke", {"epsilon": 1}, root=book, progress=False)
+    with pytest.raises(ValueError, match=r"no chapter matches \['07'\]"):
+        runner.run("smoke", {}, only=["07"], root=book, progress=False)
+    with pytest.raises(ValueError, match="unknown profile 'gpu'"):
+        runner.run("gpu", {}, root=book, progress=False)
+    assert not (book / "book" / "chapters" / "manifest.json").exists()
+
+
+def test_editing_a_source_makes_its_copy_stale(book):
+    runner.run("smoke", {}, only=["01"], root=book, progress=False)
+    assert "01_ok" not in runner.stale_chapters(book)
+    src = book / "notebooks" / "01_ok.ipynb"
+    nb = nbformat.read(src, as_version=4)
+    nb.cells[-1].source += "\n# edited"
+    nbformat.write(nb, src)
+    assert "01_ok" in runner.stale_chapters(book)
+
+
+def test_cli_reports_failure_with_exit_code(book, capsys):
+    from wordot.__main__ import main
+
+    code = main(
+        ["run", "--root", str(book), "--profile", "smoke", "--no-progress", "-p", "eps", "0.3"]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "chapter 02_fails failed in cell" in err and "boom at eps=0.3" in err

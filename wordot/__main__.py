@@ -1,0 +1,99 @@
+"""Command line: ``python -m wordot {run,build,stale,profiles}``.
+
+python -m wordot run --profile smoke -p eps 0.1      # execute chapters into book/chapters
+python -m wordot run --profile cpu --chapters 01 02  # only some chapters
+python -m wordot build                               # render HTML (warnings are errors)
+python -m wordot stale                               # list executed copies that are stale
+python -m wordot profiles                            # show every profile's parameters
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from . import config, runner
+
+
+def _parse_value(text: str) -> object:
+    """papermill-style values: int, float, bool, None, else the string itself."""
+    lowered = text.strip().lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m wordot", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_run = sub.add_parser("run", help="execute chapters with papermill into book/chapters")
+    p_run.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
+    p_run.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a chapter parameter (repeatable), e.g. -p eps 0.1",
+    )
+    p_run.add_argument("--chapters", nargs="+", help="only chapters whose name starts so")
+    p_run.add_argument("--out", type=Path, help="output directory (default book/chapters)")
+    p_run.add_argument("--root", type=Path, default=runner.ROOT, help="project root")
+    p_run.add_argument("--no-progress", action="store_true")
+
+    p_build = sub.add_parser("build", help="render the book to _build/html")
+    p_build.add_argument("--out", type=Path, help="--path-output for jupyter-book")
+    p_build.add_argument("--no-strict", action="store_true", help="do not fail on warnings")
+
+    sub.add_parser("stale", help="list chapters whose executed copy is stale")
+    sub.add_parser("profiles", help="print the run profiles")
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        params = {name: _parse_value(value) for name, value in args.param}
+        try:
+            manifest = runner.run(
+                args.profile,
+                params,
+                args.chapters,
+                root=args.root,
+                out_dir=args.out,
+                progress=not args.no_progress,
+            )
+        except (runner.ChapterFailed, ValueError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        for name, rec in manifest["chapters"].items():
+            print(f"{name}: {rec['status']} in {rec['seconds']} s ({rec['profile']})")
+        return 0
+    if args.command == "build":
+        html = runner.build_book(out=args.out, strict=not args.no_strict)
+        print(f"book: {html / 'index.html'}")
+        return 0
+    if args.command == "stale":
+        stale = runner.stale_chapters()
+        print("\n".join(stale) if stale else "all executed chapters are up to date")
+        return 1 if stale else 0
+    if args.command == "profiles":
+        for name, prof in config.PROFILES.items():
+            print(f"[{name}] {prof.description}")
+            for key, value in dataclasses.asdict(prof).items():
+                if key not in ("name", "description"):
+                    print(f"  {key} = {value!r}")
+        return 0
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())
