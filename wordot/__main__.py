@@ -33,6 +33,11 @@ def _parse_value(text: str) -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "corpora":
+        from . import corpora
+
+        return corpora.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m wordot", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -58,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("stale", help="list chapters whose executed copy is stale")
     sub.add_parser("profiles", help="print the run profiles")
+    sub.add_parser("corpora", help="build the offline corpora (see python -m wordot corpora -h)")
 
     args = parser.parse_args(argv)
     if args.command == "run":

@@ -46,6 +46,31 @@ class Profile:
     epochs: int = 1
     max_length: int = 128
     device: str = "auto"
+    # -- WordOT alignment: embeddings, loss, fine-tuning (chapters 3-5) --
+    corpus: str = "smoke"  # smoke (shipped toy pairs) | offline (python -m wordot corpora) | hub
+    pooling: str = "last"  # last (paper) | first | mean | subword (SubOT)
+    layer: int = -1  # hidden layer of the word vectors (-1 = last, as the paper)
+    loss_cost: str = "euclidean"  # the paper's "Euclidean distance" (geomloss p=1: eps = blur)
+    loss_eps: float = 0.05  # the paper's eps = 0.05 (geomloss' default blur)
+    lam: float = 1.0  # weight of the English drift regulariser (Eq. 2)
+    reach: float = 0.0  # > 0: unbalanced OT with KL marginal penalty reach**p (0 = balanced)
+    loss_tol: float = 1e-3  # Sinkhorn marginal tolerance inside the training loss
+    freeze_word_embeddings: bool = False
+    max_steps: int = 0  # stop fine-tuning after this many steps (0 = the full epochs)
+    checkpoint_every: int = 50  # optimiser updates between checkpoints
+    runs_dir: str = "runs"  # fine-tuning runs are written to runs_dir/<profile>/...
+    example_lang: str = "de"  # language of the example pair in figures
+    # -- zero-shot XNLI / XQuAD (chapters 6-7) --
+    task_run: bool = True  # fine-tune + evaluate in the chapter (False: show paper + found results)
+    task_data: str = "fixtures"  # hub | fixtures (shipped toy copies) | a dir laid out like the hub
+    task_encoders: tuple[str, ...] = ("tiny",)  # HF ids, WordOT checkpoint dirs, "tiny", ...
+    task_seeds: tuple[int, ...] = (0,)  # one fine-tuning run per encoder and seed
+    xnli_preset: str = "smoke"  # wordot.xtreme.PRESETS["xnli"]: xtreme | smoke
+    xquad_preset: str = "smoke"  # wordot.xtreme.PRESETS["xquad"]: xtreme-2020 | xtreme-2021 | smoke
+    xnli_languages: tuple[str, ...] = ("en", "de", "bg", "el", "ar", "hi", "th", "zh")
+    xquad_languages: tuple[str, ...] = ("en", "de", "el", "ru", "ar", "hi", "th", "zh")
+    task_train_limit: int = 0  # first N English training examples (0 = all)
+    task_results_dir: str = ""  # results.json files go/are read here ("" = a new temporary dir)
 
 
 PROFILES: dict[str, Profile] = {
@@ -68,6 +93,19 @@ PROFILES: dict[str, Profile] = {
         pairs_per_language=2000,
         batch_size=16,
         grad_accum=1,
+        lr=2e-5,
+        corpus="offline",
+        freeze_word_embeddings=True,  # 96M of e5-small's 118M weights; Adam on them dominates CPU time
+        checkpoint_every=20,
+        task_run=False,  # chapters 6-7 need a GPU: show the paper and any results found
+        task_data="hub",
+        task_encoders=("bert-base-multilingual-cased", "runs/paper/wordot/model"),
+        task_seeds=(0, 1, 2),
+        xnli_preset="xtreme",
+        xquad_preset="xtreme-2020",
+        xnli_languages=tuple("en bg de el es fr ar hi ru sw th tr ur vi zh".split()),
+        xquad_languages=("en", "de", "el", "es", "ar", "hi", "ru", "th", "tr", "vi", "zh"),
+        task_results_dir="runs/xtreme",
     ),
     "paper": Profile(
         name="paper",
@@ -83,6 +121,17 @@ PROFILES: dict[str, Profile] = {
         lr=5e-5,
         epochs=1,
         device="auto",
+        corpus="hub",
+        checkpoint_every=500,
+        task_run=True,
+        task_data="hub",
+        task_encoders=("bert-base-multilingual-cased", "runs/paper/wordot/model"),
+        task_seeds=(0, 1, 2),
+        xnli_preset="xtreme",
+        xquad_preset="xtreme-2020",
+        xnli_languages=tuple("en bg de el es fr ar hi ru sw th tr ur vi zh".split()),
+        xquad_languages=("en", "de", "el", "es", "ar", "hi", "ru", "th", "tr", "vi", "zh"),
+        task_results_dir="runs/xtreme",
     ),
 }
 

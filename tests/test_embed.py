@@ -1,0 +1,101 @@
+"""Word embeddings: Moses words -> subword spans -> one vector per word (or per subword)."""
+
+import pytest
+import torch
+
+from wordot.embed import embed_words, hidden_states, moses_words, word_spans, words_of
+from wordot.models import load_encoder
+
+SENTENCES = ["Ihre Schuhe passen nicht zu Ihrer Kleidung.", "Hast du das Cricket-Match gesehen?"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model, tok = load_encoder("tiny")
+    return model.eval(), tok
+
+
+def test_moses_words_split_punctuation_and_keep_compounds():
+    assert moses_words("Hast du das Cricket-Match gesehen?", "de") == [
+        "Hast",
+        "du",
+        "das",
+        "Cricket-Match",
+        "gesehen",
+        "?",
+    ]
+    assert moses_words("Your shoes don't match.", "en") == [
+        "Your",
+        "shoes",
+        "don",
+        "'t",
+        "match",
+        ".",
+    ]
+
+
+@pytest.mark.parametrize("pooling", ["last", "first", "mean"])
+def test_word_vectors_are_the_right_subwords(tiny, pooling):
+    model, tok = tiny
+    with torch.no_grad():
+        emb = embed_words(model, tok, SENTENCES, "de", pooling=pooling)
+        words = words_of(SENTENCES, "de")
+        sp = word_spans(tok, words)
+        H = hidden_states(model, sp.encoding)
+    assert emb.words == words  # nothing truncated, every word represented
+    assert emb.mask.sum(1).tolist() == [len(w) for w in words]
+    for b, spans in enumerate(sp.spans):
+        for n, (s, e) in enumerate(spans):
+            want = {"last": H[b, e], "first": H[b, s], "mean": H[b, s : e + 1].mean(0)}[pooling]
+            assert torch.allclose(emb.vectors[b, n], want, atol=1e-6)
+    assert (emb.vectors[1, len(words[1]) :] == 0).all()  # padding
+    assert torch.allclose(emb.weights.sum(1), torch.ones(2))
+
+
+def test_subword_mode_has_one_point_per_subword(tiny):
+    model, tok = tiny
+    emb = embed_words(model, tok, SENTENCES, "de", pooling="subword")
+    for b, sentence in enumerate(words_of(SENTENCES, "de")):
+        n_sub = len(tok(sentence, is_split_into_words=True, add_special_tokens=False)["input_ids"])
+        assert int(emb.mask[b].sum()) == n_sub == len(emb.words[b])
+    assert emb.words[0][0] == tok.tokenize("Ihre")[0]
+    assert max(emb.owners[1]) == len(words_of(SENTENCES, "de")[1]) - 1
+
+
+def test_truncation_drops_whole_words_and_counts_them(tiny):
+    model, tok = tiny
+    long = " ".join(["Kleidung"] * 40)
+    emb = embed_words(model, tok, [long, SENTENCES[0]], "de", max_length=16)
+    kept = int(emb.mask[0].sum())
+    n_sub = len(tok.tokenize("Kleidung"))
+    assert kept == (16 - 2) // n_sub  # [CLS] + whole words + [SEP] within 16 tokens
+    assert emb.words[0] == ["Kleidung"] * kept
+    second = words_of([SENTENCES[0]], "de")[0]
+    kept2 = int(emb.mask[1].sum())
+    assert emb.words[1] == second[:kept2] and kept2 < len(second)  # a prefix of whole words
+    assert emb.n_truncated == (40 - kept) + (len(second) - kept2)  # counted over the batch
+
+
+def test_layer_choice_and_gradients(tiny):
+    model, tok = tiny
+    e0 = embed_words(model, tok, SENTENCES[:1], "de", layer=0)
+    e_last = embed_words(model, tok, SENTENCES[:1], "de", layer=-1)
+    assert not torch.allclose(e0.vectors, e_last.vectors)
+    e_last.vectors.sum().backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    model.zero_grad()
+    with pytest.raises(ValueError, match="layer 9 out of range"):
+        embed_words(model, tok, SENTENCES[:1], "de", layer=9)
+
+
+def test_bad_sentences_are_named_by_index(tiny):
+    model, tok = tiny
+    with pytest.raises(ValueError, match=r"sentence 1 \(de\) is empty"):
+        embed_words(model, tok, ["Gut.", "   "], "de")
+    with pytest.raises(ValueError, match=r"sentence 0 \(en\) has only punctuation"):
+        embed_words(model, tok, ["?!", "Fine."], "en")
+    with pytest.raises(ValueError, match="no sentences given for de"):
+        embed_words(model, tok, [], "de")
+    with pytest.raises(ValueError, match="unknown pooling 'max'"):
+        embed_words(model, tok, SENTENCES, "de", pooling="max")

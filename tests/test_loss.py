@@ -1,0 +1,122 @@
+"""The WordOT loss (Eq. 2, sign corrected): values, gradients, options, errors."""
+
+import pytest
+import torch
+
+from wordot import ot
+from wordot.embed import WordEmbeddings
+from wordot.loss import LossConfig, drift, l2_pair_loss, wordot_loss
+
+
+def _emb(vectors, lengths):
+    B, N, _ = vectors.shape
+    mask = torch.arange(N)[None, :] < torch.tensor(lengths)[:, None]
+    vectors = vectors * mask[..., None]
+    return WordEmbeddings(vectors, mask, [["w"] * n for n in lengths])
+
+
+@pytest.fixture
+def batch():
+    g = torch.Generator().manual_seed(0)
+    src = _emb(torch.randn(3, 6, 8, generator=g, dtype=torch.float64), [6, 4, 5])
+    en = _emb(torch.randn(3, 7, 8, generator=g, dtype=torch.float64), [5, 7, 3])
+    return src, en
+
+
+def test_loss_is_mean_sinkhorn_divergence_per_language_summed(batch):
+    src, en = batch
+    cfg = LossConfig(eps=0.1, lam=0.0)
+    parts = wordot_loss({"de": src, "fr": src}, {"de": en, "fr": en}, None, cfg)
+    expected = ot.sinkhorn_divergence(
+        src.vectors, en.vectors, src.weights, en.weights, eps=0.1
+    ).mean()
+    assert torch.allclose(parts.ot["de"], expected)
+    assert torch.allclose(parts.total, 2 * expected)
+    assert parts.reg == {}
+    assert parts.total > 0  # S_eps >= 0: the sign of Eq. 2 is +, not -
+
+
+def test_identical_clouds_have_zero_loss_and_minimising_pulls_together(batch):
+    src, en = batch
+    cfg = LossConfig(eps=0.1, lam=0.0)
+    same = wordot_loss({"de": src}, {"de": src}, None, cfg)
+    assert abs(float(same.total)) < 1e-8
+    x = src.vectors.clone().requires_grad_(True)
+    opt = torch.optim.SGD([x], lr=2.0)
+    losses = []
+    for _ in range(30):
+        e = WordEmbeddings(x, src.mask, src.words)
+        loss = wordot_loss({"de": e}, {"de": en}, None, cfg).total
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.2 * losses[0], losses
+
+
+def test_regulariser_is_lambda_times_squared_drift(batch):
+    src, en = batch
+    moved = WordEmbeddings(en.vectors + 0.5 * en.mask[..., None], en.mask, en.words)
+    # each real English word moved by 0.5 in each of 8 dims: |d|^2 = 8 * 0.25 = 2
+    assert torch.allclose(drift(moved, en, "mean"), torch.tensor(2.0, dtype=torch.float64))
+    assert torch.allclose(drift(moved, en, "sum"), torch.tensor(2.0 * 15, dtype=torch.float64))
+    cfg = LossConfig(eps=0.1, lam=3.0)
+    parts = wordot_loss({"de": src}, {"de": moved}, {"de": en}, cfg)
+    assert torch.allclose(parts.reg["de"], torch.tensor(2.0, dtype=torch.float64))
+    assert torch.allclose(parts.total, parts.ot["de"] + 3.0 * parts.reg["de"])
+
+
+def test_gradients_reach_both_sides_and_not_the_frozen_reference(batch):
+    src, en = batch
+    x = src.vectors.clone().requires_grad_(True)
+    y = en.vectors.clone().requires_grad_(True)
+    y0 = en.vectors.clone().requires_grad_(True)
+    parts = wordot_loss(
+        {"de": WordEmbeddings(x, src.mask, src.words)},
+        {"de": WordEmbeddings(y, en.mask, en.words)},
+        {"de": WordEmbeddings(y0, en.mask, en.words)},
+        LossConfig(eps=0.1, lam=1.0),
+    )
+    parts.total.backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
+    assert y0.grad is None  # the initial model is a constant
+    assert (x.grad[~src.mask] == 0).all()  # padding gets no gradient
+
+
+def test_batch_scope_and_pooled_and_unbalanced_options(batch):
+    src, en = batch
+    sentence = wordot_loss({"de": src}, {"de": en}, None, LossConfig(eps=0.1, lam=0))
+    whole = wordot_loss({"de": src}, {"de": en}, None, LossConfig(eps=0.1, lam=0, scope="batch"))
+    assert float(whole.total) != pytest.approx(float(sentence.total))
+    flat_x = src.vectors[src.mask][None]
+    flat_y = en.vectors[en.mask][None]
+    assert torch.allclose(whole.total, ot.sinkhorn_divergence(flat_x, flat_y, eps=0.1)[0])
+    pooled = wordot_loss(
+        {"de": src, "fr": en}, {"de": en, "fr": src}, None, LossConfig(eps=0.1, lam=0, pooled=True)
+    )
+    assert set(pooled.ot) == {"pooled"}
+    indep = wordot_loss(
+        {"de": src, "fr": en}, {"de": en, "fr": src}, None, LossConfig(eps=0.1, lam=0)
+    )
+    # per-sentence problems: pooling only changes the averaging (mean over 6 pairs vs sum of means)
+    assert torch.allclose(pooled.total, indep.total / 2)
+    unbalanced = wordot_loss({"de": src}, {"de": en}, None, LossConfig(eps=0.1, lam=0, reach=1.0))
+    assert 0 < float(unbalanced.total) < float(sentence.total)
+
+
+def test_bad_inputs_are_named(batch):
+    src, en = batch
+    with pytest.raises(ValueError, match="languages differ"):
+        wordot_loss({"de": src}, {"fr": en}, None)
+    with pytest.raises(ValueError, match="no language"):
+        wordot_loss({}, {}, None)
+    short = WordEmbeddings(en.vectors[:2], en.mask[:2], en.words[:2])
+    with pytest.raises(ValueError, match="mismatched pair counts: 3 source vs 2 English"):
+        wordot_loss({"de": src}, {"de": short}, None, LossConfig(lam=0))
+    with pytest.raises(ValueError, match=r"no initial-model English embeddings for \['de'\]"):
+        wordot_loss({"de": src}, {"de": en}, {"fr": en})
+    with pytest.raises(ValueError, match="unknown scope"):
+        wordot_loss({"de": src}, {"de": en}, None, LossConfig(lam=0, scope="corpus"))
+    with pytest.raises(ValueError, match="word pairs differ in shape"):
+        l2_pair_loss(torch.zeros(3, 4), torch.zeros(2, 4))

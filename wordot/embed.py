@@ -1,0 +1,225 @@
+"""Contextual word embeddings of sentences: Moses words -> subword spans -> one vector per word.
+
+A sentence is split into words with the Moses tokenizer (sacremoses, as the paper, Section 5.1),
+the words are fed to the encoder's fast tokenizer with ``is_split_into_words=True``, and the
+tokenizer's ``word_ids()`` give each word's subword span. A word is then represented by
+
+* ``"last"``: its last subword (the paper, following Cao et al. 2020),
+* ``"first"``: its first subword,
+* ``"mean"``: the mean of its subwords,
+* ``"subword"``: every subword is a point of its own (SubOT, the paper's Table 3).
+
+All four are one matrix product ``P @ H`` with a selection matrix ``P: (B, N, T)`` over the
+hidden states ``H: (B, T, D)``, so gradients flow to the encoder in every mode.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+Pooling = Literal["last", "first", "mean", "subword"]
+POOLINGS: tuple[str, ...] = ("last", "first", "mean", "subword")
+
+
+@lru_cache(maxsize=32)
+def _moses(lang: str):
+    from sacremoses import MosesTokenizer
+
+    return MosesTokenizer(lang=lang)
+
+
+def moses_words(sentence: str, lang: str) -> list[str]:
+    """Split one sentence into words with the Moses tokenizer (no HTML escaping)."""
+    return _moses(lang).tokenize(sentence.strip(), escape=False, aggressive_dash_splits=False)
+
+
+def _is_punct(word: str) -> bool:
+    return all(unicodedata.category(ch)[0] in "PS" for ch in word)
+
+
+def words_of(sentences: list[str], lang: str) -> list[list[str]]:
+    """Moses words of each sentence; empty or punctuation-only sentences raise ValueError."""
+    out = []
+    for i, sentence in enumerate(sentences):
+        if not isinstance(sentence, str):
+            raise ValueError(f"sentence {i} ({lang}) is {type(sentence).__name__}, not str")
+        words = moses_words(sentence, lang) if sentence.strip() else []
+        if not words:
+            raise ValueError(f"sentence {i} ({lang}) is empty")
+        if all(_is_punct(w) for w in words):
+            raise ValueError(f"sentence {i} ({lang}) has only punctuation: {sentence!r}")
+        out.append(words)
+    return out
+
+
+@dataclass
+class Spans:
+    """Subword spans of each kept word: ``spans[b][n] = (first_token, last_token)``."""
+
+    encoding: dict[str, Tensor]
+    spans: list[list[tuple[int, int]]]
+    words: list[list[str]]
+    n_truncated: int = 0  # words dropped because the sentence exceeded max_length
+    n_unrepresented: int = 0  # words the tokenizer mapped to no subword at all
+
+
+def word_spans(tokenizer, words: list[list[str]], max_length: int = 128) -> Spans:
+    """Tokenize pre-split words and find each word's subword span.
+
+    Truncation drops whole words: a word whose subwords do not all fit is removed and counted,
+    never cut in half, so word i of the output is always word i of what was kept.
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("a fast tokenizer is needed (word_ids); got " + type(tokenizer).__name__)
+    enc = tokenizer(
+        words,
+        is_split_into_words=True,
+        truncation=True,
+        max_length=max_length,
+        padding=True,
+        return_tensors="pt",
+    )
+    full = tokenizer(words, is_split_into_words=True, truncation=False, add_special_tokens=False)
+    spans, kept_words = [], []
+    n_trunc = n_unrep = 0
+    for b, sentence in enumerate(words):
+        ids = enc.word_ids(b)
+        positions: dict[int, list[int]] = {}
+        for t, w in enumerate(ids):
+            if w is not None:
+                positions.setdefault(w, []).append(t)
+        n_full: dict[int, int] = {}
+        for w in full.word_ids(b):
+            if w is not None:
+                n_full[w] = n_full.get(w, 0) + 1
+        row, row_words = [], []
+        for w, word in enumerate(sentence):
+            if w not in n_full:
+                n_unrep += 1
+            elif len(positions.get(w, [])) < n_full[w]:
+                n_trunc += 1
+            else:
+                row.append((positions[w][0], positions[w][-1]))
+                row_words.append(word)
+        if not row:
+            raise ValueError(f"sentence {b} has no word the tokenizer can represent: {sentence}")
+        spans.append(row)
+        kept_words.append(row_words)
+    return Spans(dict(enc), spans, kept_words, n_trunc, n_unrep)
+
+
+def selection_matrix(
+    spans: list[list[tuple[int, int]]], n_tokens: int, pooling: Pooling = "last"
+) -> tuple[Tensor, Tensor, list[list[int]]]:
+    """``P: (B, N, T)`` with ``P @ H`` the word vectors, the mask ``(B, N)`` and, per point,
+    the index of the word it belongs to (for ``"subword"`` several points share a word)."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
+    rows: list[list[tuple[list[int], int]]] = []
+    for sent in spans:
+        row = []
+        for w, (s, e) in enumerate(sent):
+            if pooling == "last":
+                row.append(([e], w))
+            elif pooling == "first":
+                row.append(([s], w))
+            elif pooling == "mean":
+                row.append((list(range(s, e + 1)), w))
+            else:
+                row.extend(([t], w) for t in range(s, e + 1))
+        rows.append(row)
+    B, N = len(rows), max(len(r) for r in rows)
+    P = torch.zeros(B, N, n_tokens)
+    mask = torch.zeros(B, N, dtype=torch.bool)
+    owners = []
+    for b, row in enumerate(rows):
+        owners.append([w for _, w in row])
+        for n, (toks, _) in enumerate(row):
+            P[b, n, toks] = 1.0 / len(toks)
+            mask[b, n] = True
+    return P, mask, owners
+
+
+@dataclass
+class WordEmbeddings:
+    """Padded word vectors of a batch of sentences.
+
+    ``vectors: (B, N, D)`` (zeros at padding), ``mask: (B, N)`` (True = a real point),
+    ``words[b]``: the words (or, for ``"subword"``, the subword strings) of the points of b.
+    """
+
+    vectors: Tensor
+    mask: Tensor
+    words: list[list[str]]
+    n_truncated: int = 0
+    n_unrepresented: int = 0
+    owners: list[list[int]] = field(default_factory=list)
+
+    @property
+    def weights(self) -> Tensor:
+        """Uniform weights over each sentence's points, zero at padding: ``(B, N)``."""
+        m = self.mask.to(self.vectors.dtype)
+        return m / m.sum(-1, keepdim=True)
+
+
+def hidden_states(model, encoding: dict[str, Tensor], layer: int = -1) -> Tensor:
+    """Hidden states ``(B, T, D)`` of one layer (-1 = last, 0 = embeddings)."""
+    device = next(model.parameters()).device
+    enc = {k: v.to(device) for k, v in encoding.items()}
+    if layer == -1:
+        return model(**enc).last_hidden_state
+    out = model(**enc, output_hidden_states=True)
+    n = len(out.hidden_states)
+    if not -n <= layer < n:
+        raise ValueError(f"layer {layer} out of range for a model with {n - 1} layers")
+    return out.hidden_states[layer]
+
+
+def embed_words(
+    model,
+    tokenizer,
+    sentences: list[str],
+    lang: str,
+    *,
+    pooling: Pooling = "last",
+    layer: int = -1,
+    max_length: int = 128,
+) -> WordEmbeddings:
+    """Contextual word vectors of ``sentences`` in language ``lang``: ``(B, N, D)`` + mask.
+
+    Gradients flow to ``model`` unless called under ``torch.no_grad()``.
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
+    if not sentences:
+        raise ValueError(f"no sentences given for {lang}")
+    words = words_of(list(sentences), lang)
+    sp = word_spans(tokenizer, words, max_length)
+    H = hidden_states(model, sp.encoding, layer)
+    P, mask, owners = selection_matrix(sp.spans, H.shape[1], pooling)
+    vectors = P.to(H.device, H.dtype) @ H
+    if pooling == "subword":
+        ids = sp.encoding["input_ids"]
+        point_words = []
+        for b, sent in enumerate(sp.spans):
+            toks = [t for s, e in sent for t in range(s, e + 1)]
+            point_words.append(tokenizer.convert_ids_to_tokens(ids[b, toks].tolist()))
+    else:
+        point_words = sp.words
+    return WordEmbeddings(
+        vectors, mask.to(H.device), point_words, sp.n_truncated, sp.n_unrepresented, owners
+    )
+
+
+def check_parallel(src: list[str], tgt: list[str]) -> None:
+    """Parallel lists must have the same length (pair i = src[i], tgt[i])."""
+    if len(src) != len(tgt):
+        raise ValueError(
+            f"mismatched pair counts: {len(src)} source sentences vs {len(tgt)} English ones"
+        )
