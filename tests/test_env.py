@@ -50,3 +50,15 @@ def test_unpinned_requirement_is_rejected(tmp_path):
     env.write_text("dependencies:\n  - python=3.11\n  - pip\n  - pip:\n      - torch\n")
     with pytest.raises(ValueError, match=r"must be pinned with ==: \['torch'\]"):
         pip_requirements(env)
+
+
+def test_comments_are_allowed_and_garbage_is_named(tmp_path):
+    env = tmp_path / "environment.yml"
+    env.write_text(
+        "dependencies:\n  - pip\n  - pip:\n      - torch==2.13.0  # pinned: CPU build\n"
+        "      # a comment line\n      - numpy==2.4.6\n"
+    )
+    assert pip_requirements(env) == ["torch==2.13.0", "numpy==2.4.6"]
+    env.write_text("dependencies:\n  - pip:\n      - torch==2.13.0\n      -\n")
+    with pytest.raises(ValueError, match=r"environment.yml:4: not a pip requirement"):
+        pip_requirements(env)

@@ -16,7 +16,8 @@ def pip_requirements(env_file: Path) -> list[str]:
     reqs: list[str] = []
     in_pip = False
     pip_indent = -1
-    for line in env_file.read_text().splitlines():
+    for number, raw in enumerate(env_file.read_text().splitlines(), start=1):
+        line = raw.split(" #")[0].rstrip()  # drop trailing comments
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         indent = len(line) - len(line.lstrip())
@@ -24,10 +25,12 @@ def pip_requirements(env_file: Path) -> list[str]:
             in_pip, pip_indent = True, indent
             continue
         if in_pip:
-            m = re.match(r"\s*-\s*(\S+)\s*$", line)
-            if indent <= pip_indent or not m:
+            if indent <= pip_indent:
                 in_pip = False
                 continue
+            m = re.match(r"\s*-\s*(\S+)$", line)
+            if not m:
+                raise ValueError(f"{env_file}:{number}: not a pip requirement: {raw.strip()!r}")
             reqs.append(m.group(1))
     if not reqs:
         raise ValueError(f"{env_file}: no `- pip:` list under dependencies")
