@@ -87,11 +87,14 @@ def test_gradients_reach_both_sides_and_not_the_frozen_reference(batch):
 def test_batch_scope_and_pooled_and_unbalanced_options(batch):
     src, en = batch
     sentence = wordot_loss({"de": src}, {"de": en}, None, LossConfig(eps=0.1, lam=0))
-    whole = wordot_loss({"de": src}, {"de": en}, None, LossConfig(eps=0.1, lam=0, scope="batch"))
+    tol = {"tol": 1e-4}  # one 15 x 15 problem at eps 0.1: Sinkhorn crawls below ~1e-5
+    whole = wordot_loss(
+        {"de": src}, {"de": en}, None, LossConfig(eps=0.1, lam=0, scope="batch", solver=tol)
+    )
     assert float(whole.total) != pytest.approx(float(sentence.total))
     flat_x = src.vectors[src.mask][None]
     flat_y = en.vectors[en.mask][None]
-    assert torch.allclose(whole.total, ot.sinkhorn_divergence(flat_x, flat_y, eps=0.1)[0])
+    assert torch.allclose(whole.total, ot.sinkhorn_divergence(flat_x, flat_y, eps=0.1, **tol)[0])
     pooled = wordot_loss(
         {"de": src, "fr": en}, {"de": en, "fr": src}, None, LossConfig(eps=0.1, lam=0, pooled=True)
     )

@@ -689,7 +689,9 @@ def load_corpora(
         elif origin == "offline":
             from . import corpora
 
-            pairs = corpora.load_pairs(lang, kwargs.get("split", "train"), cache=kwargs.get("cache"))
+            pairs = corpora.load_pairs(
+                lang, kwargs.get("split", "train"), cache=kwargs.get("cache")
+            )
             out[lang] = ParallelCorpus(
                 lang, [s for s, _ in pairs], [e for _, e in pairs], source="offline corpora"
             )
