@@ -308,8 +308,9 @@ def test_padding_in_float32_and_for_the_geomloss_backend():
     assert max_rel(Sp, S) < 1e-5  # measured 0 (padding never enters a sum)
     G = W.sinkhorn_divergence(x, y, eps=0.05, backend="geomloss")
     Gp = W.sinkhorn_divergence(xp, yp, a, b, eps=0.05, backend="geomloss")
-    # geomloss' schedule starts from the bounding box of all points, padding included
-    assert max_rel(Gp, G) < 0.3
+    # geomloss' schedule starts from the bounding box of all points, padding included, so its
+    # unconverged answer moves a little (measured 2e-4)
+    assert max_rel(Gp, G) < 1e-3
 
 
 def test_batched_equals_per_item_loop():
@@ -330,6 +331,36 @@ def test_batched_equals_per_item_loop():
         assert torch.allclose(yk.grad, yr.grad[k], rtol=1e-7, atol=1e-12)
         Pk = W.transport_plan(x[k], y[k], a[k], eps=0.05)
         assert Pk.shape == (8, 6) and float((Pk - P[k]).abs().max()) < 1e-10
+
+
+def _direct_cost(x: Tensor, y: Tensor, cost: str) -> Tensor:
+    """The costs from their definitions, on explicit differences ``(..., N, M, D)``."""
+    diff = x.unsqueeze(-2) - y.unsqueeze(-3)
+    if cost == "sqeuclidean":
+        return 0.5 * diff.pow(2).sum(-1)
+    if cost == "euclidean":
+        return diff.norm(dim=-1)
+    return 1 - torch.cosine_similarity(x.unsqueeze(-2), y.unsqueeze(-3), dim=-1)
+
+
+def test_cost_matrix_values_gradients_and_shapes():
+    g = torch.Generator().manual_seed(5)
+    for xs, ys in (((5, 3), (4, 3)), ((2, 5, 3), (2, 4, 3)), ((2, 5, 3), (1, 4, 3))):
+        x = torch.randn(*xs, generator=g, dtype=F64).requires_grad_()
+        y = torch.randn(*ys, generator=g, dtype=F64).requires_grad_()
+        for cost in ("sqeuclidean", "euclidean", "cosine"):
+            ref = _direct_cost(x, y, cost)
+            C = W.cost_matrix(x, y, cost)
+            assert C.shape == ref.shape and torch.allclose(C, ref, atol=1e-12)
+            gC = torch.autograd.grad(C.sin().sum(), (x, y))
+            gr = torch.autograd.grad(ref.sin().sum(), (x, y))
+            assert all(torch.allclose(u, v, atol=1e-10) for u, v in zip(gC, gr, strict=True))
+    x = torch.randn(2, 6, 3, generator=g, dtype=F64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda u: W.cost_matrix(u, u), (x,))
+    assert (W.cost_matrix(x, x, "euclidean").diagonal(dim1=-2, dim2=-1) == 0).all()
+    # float32 self-distances are exactly 0 (not sqrt of rounding noise, ~3e-4 for unit vectors)
+    xu = unit(torch.randn(1, 50, 768, generator=g)).float()
+    assert (W.cost_matrix(xu, xu, "euclidean").diagonal(dim1=-2, dim2=-1) == 0).all()
 
 
 def test_shapes_and_weight_normalisation():

@@ -64,8 +64,9 @@ def cost_matrix(x: Tensor, y: Tensor, cost: Cost = "sqeuclidean") -> Tensor:
     half_sq = _HalfSqDist.apply(x, None if y is x else y)
     if cost == "sqeuclidean":
         return half_sq
-    # euclidean; the clamp keeps the gradient finite (zero) where two points coincide
-    return (2.0 * half_sq).clamp_min(1e-20).sqrt()
+    # euclidean: exactly 0 where two points coincide, with a zero (not NaN) gradient there
+    sq = 2.0 * half_sq
+    return torch.where(sq > 0, sq.clamp_min(1e-30).sqrt(), 0.0)
 
 
 class _HalfSqDist(torch.autograd.Function):
@@ -84,7 +85,11 @@ class _HalfSqDist(torch.autograd.Function):
         yy = x if y is None else y
         xx2 = 0.5 * (x * x).sum(-1)
         yy2 = xx2 if y is None else 0.5 * (yy * yy).sum(-1)
-        C = torch.baddbmm(xx2.unsqueeze(-1) + yy2.unsqueeze(-2), x, yy.transpose(-1, -2), alpha=-1)
+        norms = xx2.unsqueeze(-1) + yy2.unsqueeze(-2)
+        if x.dim() == 3 and yy.dim() == 3 and norms.shape[0] == x.shape[0] == yy.shape[0]:
+            C = torch.baddbmm(norms, x, yy.transpose(-1, -2), alpha=-1)
+        else:  # 2-D or broadcast batch dimensions
+            C = norms - x @ yy.transpose(-1, -2)
         if y is None:  # exact zeros, not rounding noise (which sqrt would blow up to ~1e-4)
             C.diagonal(dim1=-2, dim2=-1).zero_()
         ctx.save_for_backward(x, y)
@@ -96,12 +101,12 @@ class _HalfSqDist(torch.autograd.Function):
         if y is None:
             Gs = G + G.transpose(-1, -2)
             dx = x * Gs.sum(-1, keepdim=True) - Gs @ x
-            return dx, None
+            return dx.sum_to_size(x.shape), None
         dx = dy = None
         if ctx.needs_input_grad[0]:
-            dx = x * G.sum(-1, keepdim=True) - G @ y
+            dx = (x * G.sum(-1, keepdim=True) - G @ y).sum_to_size(x.shape)
         if ctx.needs_input_grad[1]:
-            dy = y * G.sum(-2).unsqueeze(-1) - G.transpose(-1, -2) @ x
+            dy = (y * G.sum(-2).unsqueeze(-1) - G.transpose(-1, -2) @ x).sum_to_size(y.shape)
         return dx, dy
 
 
@@ -457,7 +462,7 @@ def _solve(
             if errs is None:
                 continue
             err = float(errs.max())
-            resolution = u * float(f.abs().amax() + g.abs().amax()) / (8 * eps)
+            resolution = u * float(f.detach().abs().amax() + g.detach().abs().amax()) / (8 * eps)
             # stalled: no 10% progress over the last 4 checks (plateaus are shorter)
             stalled = err < precision and len(errors) >= 4 and err > 0.9 * min(errors[:-3])
             errors.append(err)
