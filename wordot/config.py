@@ -74,6 +74,18 @@ class Profile:
     task_results_dir: str = ""  # results.json files go/are read here ("" = a new temporary dir)
 
 
+#: the paper's zero-shot evaluation (chapters 6-7), shared by the cpu and paper profiles
+_PAPER_TASKS: dict = {
+    "task_data": "hub",
+    "task_encoders": ("bert-base-multilingual-cased", "runs/paper/wordot/model"),
+    "task_seeds": (0, 1, 2),
+    "xnli_preset": "xtreme",
+    "xquad_preset": "xtreme-2020",
+    "xnli_languages": tuple("en bg de el es fr ar hi ru sw th tr ur vi zh".split()),
+    "xquad_languages": ("en", "de", "el", "es", "ar", "hi", "ru", "th", "tr", "vi", "zh"),
+    "task_results_dir": "runs/xtreme",
+}
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -100,14 +112,7 @@ PROFILES: dict[str, Profile] = {
         max_steps=20,  # ~12 min on 2 busy cores (about 30 s a step for 4 languages x 16 pairs)
         checkpoint_every=20,
         task_run=False,  # chapters 6-7 need a GPU: show the paper and any results found
-        task_data="hub",
-        task_encoders=("bert-base-multilingual-cased", "runs/paper/wordot/model"),
-        task_seeds=(0, 1, 2),
-        xnli_preset="xtreme",
-        xquad_preset="xtreme-2020",
-        xnli_languages=tuple("en bg de el es fr ar hi ru sw th tr ur vi zh".split()),
-        xquad_languages=("en", "de", "el", "es", "ar", "hi", "ru", "th", "tr", "vi", "zh"),
-        task_results_dir="runs/xtreme",
+        **_PAPER_TASKS,
     ),
     "paper": Profile(
         name="paper",
@@ -126,14 +131,7 @@ PROFILES: dict[str, Profile] = {
         corpus="hub",
         checkpoint_every=500,
         task_run=True,
-        task_data="hub",
-        task_encoders=("bert-base-multilingual-cased", "runs/paper/wordot/model"),
-        task_seeds=(0, 1, 2),
-        xnli_preset="xtreme",
-        xquad_preset="xtreme-2020",
-        xnli_languages=tuple("en bg de el es fr ar hi ru sw th tr ur vi zh".split()),
-        xquad_languages=("en", "de", "el", "es", "ar", "hi", "ru", "th", "tr", "vi", "zh"),
-        task_results_dir="runs/xtreme",
+        **_PAPER_TASKS,
     ),
 }
 
