@@ -387,6 +387,31 @@ def smoke_corpus(lang: str) -> ParallelCorpus:
     return corpus
 
 
+def held_out_pairs(
+    lang: str, k: int, corpus: str = "offline", seed: int = 0
+) -> list[tuple[str, str]]:
+    """``k`` random ``(src, en)`` pairs of ``lang`` for before/after comparisons, in corpus order.
+
+    ``offline``: the test split of :mod:`wordot.corpora` (never trained on); ``smoke``: the
+    shipped pairs (which smoke training also uses: a pipeline check only); ``hub`` (or a
+    local path): the first ``50 * k`` rows of the corpus, which training may also draw.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if corpus == "offline":
+        from .corpora import load_pairs as load_offline
+
+        pool = load_offline(lang, "test")
+    elif corpus == "smoke":
+        pool = list(smoke_corpus(lang))
+    else:
+        pool = list(load_corpora([lang], corpus, limit=50 * k)[lang])
+    if not pool:
+        raise ValueError(f"no {corpus} pairs for {lang}-en to hold out")
+    rng = np.random.default_rng([seed, k])
+    return [pool[i] for i in sorted(rng.choice(len(pool), size=min(k, len(pool)), replace=False))]
+
+
 # --------------------------------------------------------------------------------------------
 # the hub (and OPUS for the legacy-script datasets)
 # --------------------------------------------------------------------------------------------

@@ -649,6 +649,16 @@ def transport_plan(
     return pi[0] if unbatched else pi
 
 
+def effective_partners(plan: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Effective number of partners of every row: ``exp(entropy)`` of the row normalised to
+    sum 1 (1 = all mass to one column, M = spread evenly). ``plan: (..., N, M)`` ->
+    ``(..., N)``, or the real rows only (1-D) when a row ``mask: (..., N)`` is given. Empty
+    rows (padding) count as 1 partner."""
+    rows = plan / plan.sum(-1, keepdim=True).clamp_min(torch.finfo(plan.dtype).tiny)
+    k = torch.exp(-torch.special.xlogy(rows, rows).sum(-1))
+    return k[mask] if mask is not None else k
+
+
 def _solver_args(solver: dict) -> dict:
     """Solver options with their defaults, checked."""
     unknown = set(solver) - set(_SOLVER_DEFAULTS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import math
 import shutil
@@ -87,6 +88,27 @@ def config_from_profile(p) -> TrainConfig:
         checkpoint_every=p.checkpoint_every,
         cpu=p.device == "cpu",
     )
+
+
+def _as_json(obj: Any) -> Any:
+    """A JSON round trip (tuples become lists), as settings are stored in ``config.json``."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def run_dir(p, name: str = "wordot") -> Path:
+    """Where the fine-tuning run of profile ``p`` lives: ``runs_dir/<profile>/<name>`` for the
+    profile's own settings, ``<name>-<8 hex of the settings' hash>`` for any other, so runs
+    with different settings never share a directory. A relative ``runs_dir`` is relative to the
+    project root."""
+    from .config import resolve
+    from .runner import ROOT
+
+    settings = _as_json(config_from_profile(p).to_dict())
+    if settings != _as_json(config_from_profile(resolve(p.name)).to_dict()):
+        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+        name = f"{name}-{digest}"
+    root = Path(p.runs_dir).expanduser()
+    return (root if root.is_absolute() else ROOT / root) / p.name / name
 
 
 def profile_corpora(p) -> dict:
