@@ -437,3 +437,22 @@ def test_resume_from_step_k_equals_the_tail():
 def test_batches_need_enough_pairs():
     with pytest.raises(ValueError, match="de has 20 pairs, fewer than batch_size 32"):
         next(data.language_batches(corpora(), 32))
+
+
+# -- held-out pairs (chapter 5's before/after comparison) --------------------------------------
+
+
+def test_held_out_pairs_are_seeded_sorted_and_drawn_from_the_corpus():
+    pool = list(data.smoke_corpus("de"))
+    pairs = data.held_out_pairs("de", 5, "smoke", seed=3)
+    assert pairs == data.held_out_pairs("de", 5, "smoke", seed=3)
+    assert pairs != data.held_out_pairs("de", 5, "smoke", seed=4)
+    idx = [pool.index(p) for p in pairs]
+    assert len(set(idx)) == 5 and idx == sorted(idx)  # distinct, in corpus order
+
+
+def test_held_out_pairs_stop_at_the_pool_and_need_k():
+    pool = list(data.smoke_corpus("fr"))
+    assert data.held_out_pairs("fr", len(pool) + 10, "smoke") == pool
+    with pytest.raises(ValueError, match="k must be at least 1, got 0"):
+        data.held_out_pairs("fr", 0, "smoke")

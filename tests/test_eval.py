@@ -363,6 +363,9 @@ def test_supported_and_compare():
     assert d["supported"] is True
     assert E.supported([1.0, -1.0, 0.5])["supported"] is False
     assert E.supported([3.0]) == {"mean": 3.0, "se": None, "n": 1, "supported": False}
+    # a metric that cannot move: rounding noise of 1e-17 is not an effect
+    assert E.supported([1e-17, 1e-17, 1e-17])["supported"] is False
+    assert E.supported([0.002, 0.002, 0.002])["supported"] is True  # consistent, tiny but real
     with pytest.raises(ValueError, match="no differences"):
         E.supported([])
     extra = {"time/total": 9.0, "retrieval/de/n": 5, "retrieval/de/random": 0.2, "cls/en/acc": 1}

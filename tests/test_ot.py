@@ -614,3 +614,18 @@ def test_bad_input_for_the_other_entry_points():
     # numpy and one-element tensor eps are fine
     assert torch.isfinite(W.sinkhorn_divergence(_x, _y, eps=np.float32(0.1))).all()
     assert torch.isfinite(W.sinkhorn_divergence(_x, _y, eps=torch.tensor(0.1))).all()
+
+
+def test_effective_partners_one_hot_uniform_and_masked_rows():
+    one_hot = torch.eye(4, 6, dtype=F64)[None] / 4  # every row's mass on one column
+    assert torch.allclose(W.effective_partners(one_hot), torch.ones(1, 4, dtype=F64))
+    uniform = torch.full((2, 3, 5), 1 / 15, dtype=F64)  # spread evenly over 5 columns
+    assert torch.allclose(W.effective_partners(uniform), torch.full((2, 3), 5.0, dtype=F64))
+    plan = torch.tensor([[0.2, 0.2, 0.0], [0.1, 0.0, 0.0], [0.0, 0.0, 0.0]], dtype=F64)
+    assert W.effective_partners(plan)[2] == 1  # an empty (padding) row counts as 1
+    mask = torch.tensor([True, True, False])
+    assert torch.allclose(W.effective_partners(plan, mask), torch.tensor([2.0, 1.0], dtype=F64))
+    x, y = torch.randn(2, 4, 3, dtype=F64), torch.randn(2, 5, 3, dtype=F64)
+    a = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]], dtype=F64)
+    k = W.effective_partners(W.transport_plan(x, y, a / a.sum(-1, keepdim=True), eps=1.0), a > 0)
+    assert k.shape == (5,) and ((k >= 1 - 1e-9) & (k <= 5 + 1e-9)).all()

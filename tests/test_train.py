@@ -1,6 +1,13 @@
 """WordOT fine-tuning: the loss falls, runs resume exactly, NaN stops with a name, files land."""
 
+import itertools
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -37,7 +44,11 @@ def _weights(path):
 
 
 def test_loss_falls_and_run_files_are_written(corpora, tmp_path):
-    summary = train.train(_cfg(max_steps=12, epochs=2), corpora, tmp_path / "run", progress=False)
+    # the squared cost: on the tiny random encoder (word vectors of norm ~8) the Euclidean cost's
+    # bounded gradients lower the loss by only ~13% in 12 steps, too close to call a fall
+    loss = LossConfig(eps=0.05, cost="sqeuclidean", lam=1.0, solver={"tol": 1e-4})
+    cfg = _cfg(max_steps=12, epochs=2, loss=loss)
+    summary = train.train(cfg, corpora, tmp_path / "run", progress=False)
     log = train.read_log(tmp_path / "run")
     assert [r["step"] for r in log] == list(range(1, 13))
     assert {"loss", "ot/de", "ot/fr", "reg/de", "loss/de", "seconds"} <= set(log[0])
@@ -122,3 +133,233 @@ def test_frozen_word_embeddings_do_not_move(corpora, tmp_path):
 def test_missing_language_is_named(corpora, tmp_path):
     with pytest.raises(ValueError, match=r"no parallel data for language\(s\) \['el'\]"):
         train.train(_cfg(languages=("de", "el")), corpora, tmp_path / "x", progress=False)
+
+
+def test_resume_refuses_a_run_with_other_settings(corpora, tmp_path):
+    train.train(_cfg(max_steps=1), corpora, tmp_path / "run", progress=False)
+    other = _cfg(max_steps=1, lr=1e-3, loss=LossConfig(eps=0.1, lam=1.0, solver={"tol": 1e-4}))
+    with pytest.raises(ValueError, match=r"other settings \(differing: loss.eps, lr\); delete"):
+        train.train(other, corpora, tmp_path / "run", resume=True, progress=False)
+
+
+def test_resume_reuses_a_finished_run_without_loading_the_encoder(corpora, tmp_path, monkeypatch):
+    from wordot import models
+
+    cfg = _cfg(max_steps=2)
+    summary = train.train(cfg, corpora, tmp_path / "run", progress=False)
+    stamp = (tmp_path / "run" / "log.jsonl").stat().st_mtime_ns
+
+    def no_loading(name):
+        raise AssertionError("a finished run must not load the encoder")
+
+    monkeypatch.setattr(models, "load_encoder", no_loading)
+    again = train.train(cfg, corpora, tmp_path / "run", resume=True, progress=False)
+    assert again == json.loads((tmp_path / "run" / "summary.json").read_text()) | {"reused": True}
+    assert again["steps"] == summary["steps"] == 2
+    assert (tmp_path / "run" / "log.jsonl").stat().st_mtime_ns == stamp
+
+
+def test_batch_size_must_divide_among_processes(corpora, tmp_path, monkeypatch):
+    from accelerate import Accelerator
+
+    monkeypatch.setattr(Accelerator, "num_processes", property(lambda self: 5))
+    with pytest.raises(ValueError, match="batch_size 4 does not divide among 5 processes"):
+        train.train(_cfg(max_steps=1), corpora, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU, WORLD_SIZE=2 means NCCL")
+def test_a_multi_process_launch_that_accelerate_runs_alone_is_refused(
+    corpora, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun on CPUs without cpu=True: 1 process each
+    with pytest.raises(RuntimeError, match="launched as 2 processes, but accelerate runs each"):
+        train.train(_cfg(max_steps=1), corpora, tmp_path / "run", progress=False)
+
+
+def test_shards_are_disjoint_and_cover_the_batch():
+    batch = {"de": (list("abcdef"), list("ABCDEF")), "fr": (list("ghijkl"), list("GHIJKL"))}
+    parts = [train.shard(batch, r, 3) for r in range(3)]
+    assert parts[1] == {"de": (["b", "e"], ["B", "E"]), "fr": (["h", "k"], ["H", "K"])}
+    for lang, (src, en) in batch.items():
+        assert sorted(p for part in parts for p in zip(*part[lang], strict=True)) == sorted(
+            zip(src, en, strict=True)
+        )
+
+
+# -- several processes -------------------------------------------------------------------------
+
+
+def _tiny_with_pooler():
+    """The tiny encoder with a BERT pooler: run by the model, never read by the loss."""
+    from transformers.models.bert.modeling_bert import BertPooler
+
+    model, tok = load_encoder("tiny")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        model.pooler = BertPooler(model.config)
+    return model, tok
+
+
+def test_parameters_the_loss_cannot_reach_are_frozen():
+    model, tok = _tiny_with_pooler()
+    pooler = {"pooler.dense.weight", "pooler.dense.bias"}
+    assert set(train._freeze_unreachable(model, tok, "A cat.", _cfg())) == pooler
+    model, tok = _tiny_with_pooler()  # word vectors from layer 1 of 2: layer 2 is unreachable
+    model.train(True)
+    frozen = set(train._freeze_unreachable(model, tok, "A cat.", _cfg(layer=1)))
+    assert frozen == pooler | {n for n, _ in model.named_parameters() if ".layer.1." in n}
+    assert not any(p.requires_grad for n, p in model.named_parameters() if n in frozen)
+    assert all(p.requires_grad for n, p in model.named_parameters() if n not in frozen)
+    assert model.training  # the probe ran in eval mode and restored the mode
+
+
+def _ddp_cfg():
+    # 3 steps of 2 languages, an update every 2 steps: the second, partial one after step 3;
+    # drift penalty on (lam = 1), which the shards reweight to the global batch's words
+    return _cfg(max_steps=3, grad_accum=2, checkpoint_every=1, cpu=True)
+
+
+_WORKER = """
+    import json, sys
+    from pathlib import Path
+
+    import accelerate
+    import torch
+    from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+
+    sys.path.insert(0, sys.argv[1])
+    import test_train as T
+    from wordot import data, train
+
+    out = Path(sys.argv[2])
+    corpora = {k: data.smoke_corpus(k) for k in ("de", "fr")}
+    shards, reductions = [], {}
+
+    real_group_loss = train._group_loss
+    def recording_group_loss(model, init_model, tokenizer, batch, langs, cfg, acc=None):
+        shards.append({lang: batch[lang] for lang in langs})
+        return real_group_loss(model, init_model, tokenizer, batch, langs, cfg, acc)
+    train._group_loss = recording_group_loss
+
+    real_prepare = accelerate.Accelerator.prepare
+    def counting_prepare(self, *objs):  # count every parameter's gradient all-reduces
+        model, opt = real_prepare(self, *objs)
+        names = {id(p): n for n, p in model.module.named_parameters()}
+        def hook(state, bucket):
+            for p in bucket.parameters():
+                reductions[names[id(p)]] = reductions.get(names[id(p)], 0) + 1
+            return default_hooks.allreduce_hook(None, bucket)
+        model.register_comm_hook(None, hook)
+        return model, opt
+    accelerate.Accelerator.prepare = counting_prepare
+
+    model, tok = T._tiny_with_pooler()
+    summary = train.train(T._ddp_cfg(), corpora, out / "ddp", model=model, tokenizer=tok,
+                          progress=False)
+    rank = torch.distributed.get_rank()
+    torch.save(model.state_dict(), out / f"weights-{rank}.pt")
+    accelerate.Accelerator.prepare = real_prepare
+    train._group_loss = real_group_loss
+
+    real_loss = train.wordot_loss
+    def nan_on_rank_1(src, en, en_init, cfg):
+        parts = real_loss(src, en, en_init, cfg)
+        if rank == 1:
+            parts.total = parts.total * float("nan")
+        return parts
+    train.wordot_loss = nan_on_rank_1
+    try:
+        train.train(T._cfg(max_steps=2, cpu=True), corpora, out / "nan", progress=False)
+        error = None
+    except train.NonFiniteLoss as err:
+        error = str(err)
+    report = {"shards": shards, "reductions": reductions, "summary": summary, "error": error}
+    (out / f"rank-{rank}.json").write_text(json.dumps(report))
+"""
+
+
+def _launch(script: Path, out: Path, timeout: float = 240.0) -> None:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    env = os.environ | {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.Popen(
+        [*cmd, str(script), str(Path(__file__).parent), str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        pytest.fail(f"2-process training hung (deadlock?) for {timeout} s:\n{output[-3000:]}")
+    assert proc.returncode == 0, output[-3000:]
+
+
+def test_two_processes_split_the_global_batch_and_match_one(corpora, tmp_path):
+    """2 CPU processes (gloo, torchrun) against one process on the same global batch."""
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(_WORKER))
+    _launch(script, tmp_path)
+    ranks = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    cfg = _ddp_cfg()
+
+    # every rank computed its half of every language's global batch, the halves disjoint
+    batches = itertools.islice(data.language_batches(corpora, cfg.batch_size, seed=cfg.seed), 3)
+    calls = [(b, lang) for b in batches for lang in cfg.languages]
+    assert [len(r["shards"]) for r in ranks] == [len(calls)] * 2
+    for i, (batch, lang) in enumerate(calls):
+        halves = [set(zip(*r["shards"][i][lang], strict=True)) for r in ranks]
+        assert len(halves[0]) == len(halves[1]) == cfg.batch_size // 2
+        assert not halves[0] & halves[1]
+        assert halves[0] | halves[1] == set(zip(*batch[lang], strict=True))
+
+    # gradients are all-reduced exactly once per update (2 updates: after steps 2 and 3), and
+    # the pooler, which gets no gradient, is frozen instead of breaking DDP
+    assert ranks[0]["reductions"] == ranks[1]["reductions"]
+    assert set(ranks[0]["reductions"].values()) == {2}
+    assert not any(k.startswith("pooler.") for k in ranks[0]["reductions"])
+    assert ranks[0]["summary"]["updates"] == 2 and ranks[0]["summary"]["steps"] == 3
+    assert (tmp_path / "ddp" / "checkpoints" / "step-2" / "state.json").exists()
+
+    # a NaN on one rank stops both (no deadlock: the launch above returned), each naming it
+    assert "loss is nan at step 1 (language de)" in ranks[1]["error"]
+    assert "non-finite word vectors or loss on process(es) [1]" in ranks[0]["error"]
+    assert "at step 1 (language de)" in ranks[0]["error"]
+
+    # both ranks hold the same weights, and they are the one-process run's
+    w0, w1 = (torch.load(tmp_path / f"weights-{r}.pt") for r in (0, 1))
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    model, tok = _tiny_with_pooler()
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    one = train.train(cfg, corpora, tmp_path / "one", model=model, tokenizer=tok, progress=False)
+    w = model.state_dict()
+    # The same loss: sentence-scope S_eps is a mean over pairs, so with equal shards the mean
+    # of the shards' means is the global mean, and the drift penalty (a mean over English
+    # words, unequal between shards) is reweighted by each shard's share of the words. So the
+    # averaged gradient is the global one up to float32 rounding and the Sinkhorn tolerance
+    # (each shard's problems stop at tol on their own). But Adam's first steps are about
+    # lr * sign(gradient) per weight, so a weight whose gradient is at that noise level can
+    # move by a whole lr either way: we compare the update as a whole (relative L2, measured
+    # ~0.5%) rather than weight by weight.
+    diff = sum(((w0[k] - w[k]) ** 2).sum() for k in init)
+    update = sum(((w[k] - init[k]) ** 2).sum() for k in init)
+    assert update > 0 and (diff / update).sqrt() < 0.05, (diff / update).sqrt()
+    pooler = [k for k in init if k.startswith("pooler.")]
+    assert pooler and all(torch.equal(w0[k], init[k]) for k in pooler)
+    from safetensors.torch import load_file
+
+    saved = load_file(tmp_path / "ddp" / "model" / "model.safetensors")
+    assert all(torch.equal(saved[k], init[k]) for k in pooler), "the pooler must be saved"
+
+    # the logged loss is the global batch's: the first record (steps 1-2, before any update)
+    # agrees to rounding, the second (after one update) as closely as the weights do
+    logs = [train.read_log(tmp_path / d) for d in ("ddp", "one")]
+    assert [r["step"] for r in logs[0]] == [r["step"] for r in logs[1]] == [2, 3]
+    for key in ("loss", "ot/de", "reg/fr", "loss/fr"):
+        assert logs[0][0][key] == pytest.approx(logs[1][0][key], rel=1e-5, abs=1e-5), key
+        assert logs[0][1][key] == pytest.approx(logs[1][1][key], rel=1e-3), key
+    assert ranks[0]["summary"]["first_loss"] == pytest.approx(one["first_loss"], rel=1e-5)

@@ -61,6 +61,22 @@ class Profile:
     runs_dir: str = "runs"  # fine-tuning runs are written to runs_dir/<profile>/...
     example_lang: str = "de"  # language of the example pair in figures
     held_out: int = 48  # held-out pairs per language for before/after comparisons
+    # -- what the offline runs show: before/after over seeds, ablations (chapter 8) --
+    result_seeds: tuple[int, ...] = (0, 1)  # one fine-tuning run (and evaluation) per seed
+    eval_languages: tuple[str, ...] = ("de", "fr")  # evaluated languages (zh: unseen in training)
+    eval_align_pairs: int = 8  # held-out pairs aligned against the FreeDict lexicon
+    eval_retrieval_pairs: int = 20  # retrieval pool per language (Tatoeba-style)
+    eval_cls_train: int = 24  # English training descriptions of the section classifier
+    ablation_language: str = "de"  # ablations fine-tune on this one language
+    ablation_steps: int = 3  # steps of every eps/pooling ablation run
+    ablation_eps: tuple[float, ...] = (0.2,)  # eps values besides loss_eps
+    ablation_poolings: tuple[str, ...] = ("mean",)  # poolings besides the profile's
+    ablation_pairs: tuple[int, ...] = (16, 32)  # training pairs, one full epoch each
+    workers: int = 1  # parallel worker processes for independent runs (one thread each)
+    # -- qualitative alignment analysis (chapter 9) --
+    analysis_languages: tuple[str, ...] = ("de", "fr")  # plan heatmaps and error analysis
+    analysis_pairs: int = 40  # held-out pairs scanned for compounds and many-to-one links
+    analysis_reach: float = 3.0  # unbalanced OT on noisy pairs (cost units; ~0.3 x median cost)
     # -- zero-shot XNLI / XQuAD (chapters 6-7) --
     task_run: bool = True  # fine-tune + evaluate in the chapter (False: show paper + found results)
     task_data: str = "fixtures"  # hub | fixtures (shipped toy copies) | a dir laid out like the hub
@@ -111,6 +127,20 @@ PROFILES: dict[str, Profile] = {
         freeze_word_embeddings=True,  # 96M of e5-small's 118M weights; Adam on them dominates CPU time
         max_steps=20,  # ~12 min on 2 busy cores (about 30 s a step for 4 languages x 16 pairs)
         checkpoint_every=20,
+        result_seeds=(0, 1, 2),
+        eval_languages=("de", "fr", "es", "ru", "zh"),
+        eval_align_pairs=150,
+        eval_retrieval_pairs=300,
+        eval_cls_train=1000,
+        ablation_language="es",  # German retrieval is at the ceiling (0.99) before training
+        ablation_steps=20,
+        ablation_eps=(0.02, 0.2),
+        ablation_poolings=("first", "mean", "subword"),
+        ablation_pairs=(256, 1024),  # the paper-scale 1k/10k: see the paper profile
+        workers=2,
+        analysis_languages=("de", "ar"),
+        analysis_pairs=300,
+        analysis_reach=1.0,  # about 0.3 x the median word-pair cost of e5-small (chapter 9)
         task_run=False,  # chapters 6-7 need a GPU: show the paper and any results found
         **_PAPER_TASKS,
     ),
@@ -130,6 +160,18 @@ PROFILES: dict[str, Profile] = {
         device="auto",
         corpus="hub",
         checkpoint_every=500,
+        result_seeds=(0, 1, 2),
+        eval_languages=("de", "fr", "es", "ru", "zh"),
+        eval_align_pairs=150,
+        eval_retrieval_pairs=1000,
+        eval_cls_train=0,  # all
+        ablation_steps=2000,
+        ablation_eps=(0.02, 0.2),
+        ablation_poolings=("first", "mean", "subword"),
+        ablation_pairs=(1000, 10_000),
+        analysis_languages=("de", "ar"),
+        analysis_pairs=300,
+        analysis_reach=3.0,  # a guess for mBERT: rescale to about 0.3 x its median cost
         task_run=True,
         **_PAPER_TASKS,
     ),

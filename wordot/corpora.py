@@ -1567,7 +1567,7 @@ def load_pairs(
         (r["src"], r["en"]) for r in _read_jsonl(path) if wanted is None or r["source"] in wanted
     ]
     counts = json.loads((root / "pairs" / lang / "counts.json").read_text())["counts"]
-    asked = sorted(wanted) if wanted is not None else list(PAIR_SOURCES)
+    asked = sorted(wanted) if wanted is not None else list(dict.fromkeys([*PAIR_SOURCES, *counts]))
     if not any(sum(counts.get(x, {}).values()) for x in asked):  # not only this split is empty
         unbuilt = [x for x in asked if not _raw_path(root, lang, x).exists()]
         if unbuilt:
@@ -1637,6 +1637,108 @@ def load_sections(lang: str, split: str, cache: str | Path | None = None) -> lis
     if not rows:
         raise CorpusError(f"no {split} descriptions in {lang}: DDTP has (almost) none for {lang}")
     return rows
+
+
+#: a toy lexicon for the smoke corpora (a few words of the shipped sentences), CI only
+SMOKE_LEXICON: dict[str, dict[str, list[str]]] = {
+    "de": {
+        "schuhe": ["shoes"],
+        "kleidung": ["clothes"],
+        "kaffee": ["coffee"],
+        "zug": ["train"],
+        "schwester": ["sister"],
+        "wetter": ["weather"],
+        "buch": ["book"],
+        "tisch": ["table"],
+        "kinder": ["children"],
+        "garten": ["garden"],
+        "schlüssel": ["key"],
+        "hund": ["dog"],
+        "lehrer": ["teacher"],
+        "salz": ["salt"],
+        "tasse": ["cup"],
+        "morgen": ["morning"],
+    },
+    "fr": {
+        "chaussures": ["shoes"],
+        "vêtements": ["clothes"],
+        "café": ["coffee"],
+        "train": ["train"],
+        "sœur": ["sister"],
+        "livre": ["book"],
+        "table": ["table"],
+        "enfants": ["children"],
+        "jardin": ["garden"],
+        "clé": ["key"],
+        "sel": ["salt"],
+        "tasse": ["cup"],
+        "instituteur": ["teacher"],
+        "école": ["school"],
+        "promenade": ["walk"],
+    },
+    "es": {
+        "zapatos": ["shoes"],
+        "ropa": ["clothes"],
+        "café": ["coffee"],
+        "tren": ["train"],
+        "hermana": ["sister"],
+        "libro": ["book"],
+        "mesa": ["table"],
+        "niños": ["children"],
+        "jardín": ["garden"],
+        "llave": ["key"],
+        "sal": ["salt"],
+        "taza": ["cup"],
+        "maestro": ["teacher"],
+        "escuela": ["school"],
+        "paseo": ["walk"],
+    },
+}
+
+
+def write_smoke_cache(cache: str | Path, languages: Sequence[str] = ("de", "fr", "es")) -> Path:
+    """Write a toy corpora cache at ``cache`` in the on-disk format of :func:`build`, made from
+    the shipped smoke corpora (:func:`wordot.data.smoke_corpus`): every split holds all the
+    pairs (test pairs are training pairs), a :data:`SMOKE_LEXICON`, and a classification set
+    whose labels are arbitrary (sentence index mod 3). For CI runs of the evaluation code
+    only; nothing measured on it is a result. Returns ``cache``."""
+    from .data import smoke_corpus
+
+    root = Path(cache).expanduser()
+    labels = ["home", "town", "work"]
+    items = []
+    for lang in languages:
+        pairs = list(smoke_corpus(lang))
+        splits = {"train": pairs, "dev": pairs[:8], "test": pairs}
+        d = root / "pairs" / lang
+        d.mkdir(parents=True, exist_ok=True)
+        for split, rows in splits.items():
+            _write_jsonl(
+                d / f"{split}.jsonl", ({"src": s, "en": e, "source": "smoke"} for s, e in rows)
+            )
+        counts = {"smoke": {k: len(v) for k, v in splits.items()}}
+        _write_json(d / "counts.json", {"seed": 0, "counts": counts})
+        (root / "lexicons").mkdir(parents=True, exist_ok=True)
+        _write_json(
+            root / "lexicons" / f"{lang}.json",
+            {"meta": {"source": "smoke"}, "entries": SMOKE_LEXICON.get(lang, {})},
+        )
+        for i, (s, e) in enumerate(pairs):
+            split = "train" if i < 24 else ("dev" if i < 32 else "test")
+            items.append(
+                {
+                    "id": f"{lang}{i}",
+                    "label": labels[i % 3],
+                    "split": split,
+                    "text": {"en": e, lang: s},
+                }
+            )
+    (root / "sections").mkdir(parents=True, exist_ok=True)
+    _write_jsonl(root / "sections" / "items.jsonl", items)
+    _write_json(
+        root / "sections" / "meta.json", {"languages": list(languages), "labels": labels, "seed": 0}
+    )
+    return root
 
 
 # ----------------------------------------------------------------------------------------------

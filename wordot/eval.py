@@ -751,6 +751,10 @@ def _has_sections(lang: str) -> bool:
     return True
 
 
+#: the evaluations of :func:`evaluate_all`
+TASKS: tuple[str, ...] = ("align", "retrieval", "cls")
+
+
 def evaluate_all(
     model,
     tokenizer,
@@ -773,8 +777,10 @@ def evaluate_all(
     batch_size: int = 32,
     feature_cache: str | Path | FeatureCache | None = None,
     progress: bool = True,
+    tasks: Sequence[str] = TASKS,
 ) -> dict[str, Any]:
-    """All three evaluations of one model; a flat, JSON-serialisable record.
+    """All three evaluations of one model (or the ``tasks`` named); a flat, JSON-serialisable
+    record.
 
     Keys are ``<task>/<lang>/<metric>`` (and ``<task>/avg/<metric>``, the mean over the
     languages that have the metric): ``align/de/precision``, ``align/de/precision_mutual``,
@@ -804,6 +810,9 @@ def evaluate_all(
     """
     if not langs:
         raise ValueError("no language given")
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown or not tasks:
+        raise ValueError(f"unknown or no tasks {unknown or list(tasks)}; choose from {TASKS}")
     langs = list(dict.fromkeys(langs))
     for lang in langs:
         _check_lang(lang)
@@ -818,25 +827,29 @@ def evaluate_all(
         "layer": layer,
         "prefix": prefix,
         "langs": " ".join(langs),
+        "tasks": " ".join(t for t in TASKS if t in tasks),
     }
     skipped: list[str] = []
     t_align = t_retr = 0.0
     for lang in langs:
         pool = sample_pairs(corpora.load_pairs(lang, "test"), retrieval_pairs, seed, lang)
         t0 = time.perf_counter()
-        r = retrieval(
-            model,
-            tokenizer,
-            pool,
-            lang,
-            prefix=prefix,
-            max_length=max_length,
-            batch_size=batch_size,
-            feature_cache=feature_cache,
-            progress=progress,
-        )
+        if "retrieval" in tasks:
+            r = retrieval(
+                model,
+                tokenizer,
+                pool,
+                lang,
+                prefix=prefix,
+                max_length=max_length,
+                batch_size=batch_size,
+                feature_cache=feature_cache,
+                progress=progress,
+            )
+            rec.update({f"retrieval/{lang}/{k}": v for k, v in r.items()})
         t_retr += time.perf_counter() - t0
-        rec.update({f"retrieval/{lang}/{k}": v for k, v in r.items()})
+        if "align" not in tasks:
+            continue
         try:
             lexicon = corpora.load_lexicon(lang)
         except corpora.CorpusError:
@@ -860,8 +873,12 @@ def evaluate_all(
         )
         t_align += time.perf_counter() - t0
         rec.update({f"align/{lang}/{k}": v for k, v in a.items()})
-    cls_langs = [x for x in langs if _has_sections(x)]
-    skipped += [f"cls/{x}: no translated descriptions" for x in langs if x not in cls_langs]
+    cls_langs = [x for x in langs if "cls" in tasks and _has_sections(x)]
+    skipped += [
+        f"cls/{x}: no translated descriptions"
+        for x in langs
+        if "cls" in tasks and x not in cls_langs
+    ]
     t0 = time.perf_counter()
     if cls_langs:
         c = zero_shot_classification(
@@ -948,7 +965,8 @@ def summarise(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float
 def supported(differences: Sequence[float], k: float = 2.0) -> dict[str, float | int | bool | None]:
     """Is a mean paired difference supported by its spread? ``mean``, ``se`` (standard error:
     sample std / sqrt(n)), ``n`` and ``supported`` = ``|mean| > k * se`` with n >= 2 (with
-    n = 1 there is no spread to judge by, so never). A rough rule (about a 95% interval for a
+    n = 1 there is no spread to judge by, so never; nor for a mean below rounding noise, 1e-9
+    relative). A rough rule (about a 95% interval for a
     normal mean), not a test corrected for the number of metrics compared."""
     d = [float(x) for x in differences]
     n = len(d)
@@ -958,7 +976,9 @@ def supported(differences: Sequence[float], k: float = 2.0) -> dict[str, float |
     if n < 2:
         return {"mean": mean, "se": None, "n": n, "supported": False}
     se = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1) / n)
-    return {"mean": mean, "se": se, "n": n, "supported": abs(mean) > k * se}
+    # a metric that cannot change (se = 0) is not supported by rounding noise in its mean
+    real = abs(mean) > 1e-9 * max(1.0, max(abs(x) for x in d))
+    return {"mean": mean, "se": se, "n": n, "supported": real and abs(mean) > k * se}
 
 
 #: record keys that are settings, counts or timings, not metrics to compare

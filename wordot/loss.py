@@ -39,10 +39,16 @@ from .ot import Cost, sinkhorn_divergence
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Options of the WordOT loss; defaults are the book's choices (see chapter 4)."""
+    """Options of the WordOT loss; defaults are the book's choices (see chapter 4).
+
+    ``cost="euclidean"`` and ``eps=0.05``: the paper's "Euclidean distance" with "eps = 0.05,
+    the default value in Geomloss", read as geomloss' ``p=1, blur=0.05`` (``eps = blur**p``), the
+    profiles' ``loss_cost`` and ``loss_eps``. ``"sqeuclidean"`` (``|x - y|^2 / 2``, geomloss'
+    default ``p=2``) and ``"cosine"`` are the alternatives chapter 4 measures.
+    """
 
     eps: float = 0.05
-    cost: Cost = "sqeuclidean"
+    cost: Cost = "euclidean"
     lam: float = 1.0
     reach: float | None = None
     scope: Literal["sentence", "batch"] = "sentence"

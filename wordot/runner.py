@@ -95,9 +95,13 @@ def git_commit(root: Path = ROOT) -> tuple[str, bool]:
 
 
 def _kernel_env() -> None:
-    """Thread settings the kernels inherit: one busy thread per op on small CPU machines."""
+    """Settings the kernels inherit: one busy thread per op on small CPU machines, and no
+    Hugging Face progress bars in the rendered chapters (transformers 5 reads
+    ``HF_HUB_DISABLE_PROGRESS_BARS`` when imported, for its "Loading weights" and "Writing model
+    shards" bars, as huggingface_hub does for downloads; our own tqdm bars are unaffected)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         import torch
 

@@ -3,19 +3,26 @@
 One *step* sees one equal-sized batch per language (Section 5.2); each language's loss is
 back-propagated as soon as it is computed (the gradient of the sum, with one language's graph in
 memory at a time), and the optimiser updates after ``grad_accum`` steps. ``accelerate`` handles
-devices, multi-GPU (``accelerate launch``) and bf16. Runs are never lost: ``config.json`` is
-written first, every update appends a line to ``log.jsonl``, ``checkpoints/step-K`` holds model,
-optimiser, RNG and data position every ``checkpoint_every`` updates, and ``resume=True`` continues
-from the last one to the same weights an uninterrupted run reaches.
+devices and bf16. Runs are never lost: ``config.json`` is written first, every update appends a
+line to ``log.jsonl``, ``checkpoints/step-K`` holds model, optimiser, RNG and data position every
+``checkpoint_every`` updates, and ``resume=True`` continues from the last one to the same weights
+an uninterrupted run reaches (and returns a finished run's summary without training again).
+
+Several GPUs (``accelerate launch`` or ``torchrun``) split every batch: all processes draw the
+same global batches, each computes the loss of its shard (``batch_size / processes`` pairs of
+every language) and DDP averages the gradients once per update, so a run takes the same steps
+on any number of GPUs and the global batch stays ``batch_size`` (the paper's 24).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -26,7 +33,7 @@ import torch
 
 from . import __version__
 from .embed import embed_words
-from .loss import LossConfig, wordot_loss
+from .loss import LossConfig, LossParts, wordot_loss
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -97,15 +104,19 @@ def _as_json(obj: Any) -> Any:
 
 def run_dir(p, name: str = "wordot") -> Path:
     """Where the fine-tuning run of profile ``p`` lives: ``runs_dir/<profile>/<name>`` for the
-    profile's own settings, ``<name>-<8 hex of the settings' hash>`` for any other, so runs
-    with different settings never share a directory. A relative ``runs_dir`` is relative to the
+    profile's own settings, ``<name>-<8 hex of the settings' hash>`` for any other (training
+    settings, corpus and pairs per language), so runs with different settings never share a
+    directory. A relative ``runs_dir`` is relative to the
     project root."""
     from .config import resolve
     from .runner import ROOT
 
-    settings = _as_json(config_from_profile(p).to_dict())
-    if settings != _as_json(config_from_profile(resolve(p.name)).to_dict()):
-        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+    def settings(q) -> Any:  # the training settings and the data they train on
+        data = {"corpus": q.corpus, "pairs_per_language": q.pairs_per_language}
+        return _as_json(config_from_profile(q).to_dict() | {"data": data})
+
+    if settings(p) != settings(resolve(p.name)):
+        digest = hashlib.sha1(json.dumps(settings(p), sort_keys=True).encode()).hexdigest()[:8]
         name = f"{name}-{digest}"
     root = Path(p.runs_dir).expanduser()
     return (root if root.is_absolute() else ROOT / root) / p.name / name
@@ -134,6 +145,97 @@ def _latest_checkpoint(out_dir: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+def _total_steps(cfg: TrainConfig, corpora: dict) -> int:
+    """Steps a run of ``cfg`` makes on ``corpora``: its epochs, cut at ``max_steps``."""
+    from .data import steps_per_epoch
+
+    total = steps_per_epoch(corpora, cfg.batch_size) * cfg.epochs
+    return min(total, cfg.max_steps) if cfg.max_steps is not None else total
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as ``{"loss.eps": ...}``, for naming the ones that differ."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _finished_run(cfg: TrainConfig, out_dir: Path, total_steps: int) -> dict[str, Any] | None:
+    """Look at a run directory before resuming into it.
+
+    ValueError naming the differing settings if its ``config.json`` was written for other
+    settings; the stored summary (plus ``"reused": True``) if its ``summary.json`` says the run
+    has made ``total_steps`` steps already; None otherwise (train, or continue).
+    """
+    config_file = out_dir / "config.json"
+    if config_file.exists():
+        stored = _as_json(json.loads(config_file.read_text()))
+        stored.pop("wordot_version", None)
+        old, new = _flat(stored), _flat(_as_json(cfg.to_dict()))
+        missing = object()
+        differ = sorted(
+            k for k in old.keys() | new.keys() if old.get(k, missing) != new.get(k, missing)
+        )
+        if differ:
+            raise ValueError(
+                f"{out_dir} holds a run made with other settings (differing: "
+                f"{', '.join(differ)}); delete the directory or choose another one"
+            )
+    summary_file = out_dir / "summary.json"
+    if summary_file.exists():
+        summary = json.loads(summary_file.read_text())
+        if summary.get("steps", 0) >= total_steps:
+            return summary | {"reused": True}
+    return None
+
+
+def _freeze_unreachable(model, tokenizer, sentence: str, cfg: TrainConfig) -> list[str]:
+    """Freeze the trainable parameters that no gradient of the loss can reach; their names.
+
+    The loss only sees the hidden states of layer ``cfg.layer``: a pooler (BERT's, which the
+    encoder runs but the loss never reads) and, for ``layer != -1``, the layers above get no
+    gradient. Under several processes DDP waits for a gradient of *every* parameter it wraps and
+    fails at the next step when one never comes. ``find_unused_parameters=True`` would also
+    work, at the price of a traversal of the autograd graph after every forward call (two or
+    more per backward here) on every step; freezing costs nothing per step, changes no weight
+    (they get no gradient either way) and keeps them in the saved model (XNLI fine-tuning later
+    uses the pooler). They are frozen in single-process runs too, so that a checkpoint's
+    optimiser state does not depend on the number of processes.
+
+    Which parameters these are is found by a probe, not by name: the word vectors of one
+    sentence (in eval mode, so no random numbers are drawn) and the parameters autograd reaches
+    from them.
+    """
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
+        return []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            kw = {"pooling": cfg.pooling, "layer": cfg.layer, "max_length": cfg.max_length}
+            emb = embed_words(model, tokenizer, [sentence], "en", **kw)
+            grads = torch.autograd.grad(emb.vectors.sum(), [p for _, p in named], allow_unused=True)
+    finally:
+        model.train(was_training)
+    frozen = []
+    for (name, p), g in zip(named, grads, strict=True):
+        if g is None:
+            p.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+def shard(batch: dict, rank: int, world: int) -> dict:
+    """Process ``rank``'s part of a global batch: pairs ``rank, rank + world, ...`` of every
+    language (``{lang: (src, en)}``), so the ``world`` shards are disjoint and cover it."""
+    return {lang: (src[rank::world], en[rank::world]) for lang, (src, en) in batch.items()}
+
+
 def train(
     cfg: TrainConfig,
     corpora: dict,
@@ -147,31 +249,58 @@ def train(
     """Fine-tune ``cfg.encoder`` on ``corpora`` (language -> ParallelCorpus) into ``out_dir``.
 
     Returns a summary (steps, updates, first/last loss, seconds). ``model``/``tokenizer`` may be
-    passed to skip :func:`wordot.models.load_encoder`.
+    passed to skip :func:`wordot.models.load_encoder`. With ``resume=True`` a directory that
+    holds a run with other settings raises ValueError, and one whose run is finished is not
+    trained again: its stored summary is returned with ``"reused": True``.
+
+    Under ``accelerate launch`` (or ``torchrun``) with several processes, every process draws
+    the same global batches (``batch_size`` pairs per language, which must divide by the number
+    of processes) and computes the loss of its :func:`shard`; gradients are averaged over the
+    processes once per optimiser update, and the logged losses are those of the global batch.
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
-    from .data import language_batches, steps_per_epoch
+    from .data import language_batches
 
     out_dir = Path(out_dir)
     missing = [k for k in cfg.languages if k not in corpora]
     if missing:
         raise ValueError(f"no parallel data for language(s) {missing}; have {sorted(corpora)}")
     corpora = {k: corpora[k] for k in cfg.languages}
-    last = _latest_checkpoint(out_dir) if resume else None
-    if out_dir.exists() and any(out_dir.iterdir()) and not resume:
+    total_steps = _total_steps(cfg, corpora)
+    if resume:
+        finished = _finished_run(cfg, out_dir, total_steps)
+        if finished is not None:
+            return finished
+    elif out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty; pass resume=True or choose another dir")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(out_dir / "config.json", {"wordot_version": __version__, **cfg.to_dict()})
+    last = _latest_checkpoint(out_dir) if resume else None
 
     mixed = cfg.mixed_precision
     if mixed == "auto":
         mixed = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-    acc = Accelerator(
-        gradient_accumulation_steps=cfg.grad_accum, mixed_precision=mixed, cpu=cfg.cpu
-    )
+    # gradient accumulation is done here, not by Accelerator.accumulate: an update needs the
+    # gradients of several backward calls per step (see the loop), and the last, partial
+    # accumulation of a run makes an update too
+    acc = Accelerator(mixed_precision=mixed, cpu=cfg.cpu)
+    world, rank = acc.num_processes, acc.process_index
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1 and launched > 1:
+        raise RuntimeError(
+            f"launched as {launched} processes, but accelerate runs each one alone (without a "
+            f"GPU it needs cpu=True): they would all train the same batches into {out_dir}"
+        )
+    if cfg.batch_size % world:
+        raise ValueError(
+            f"batch_size {cfg.batch_size} does not divide among {world} processes: every "
+            f"process takes batch_size / {world} pairs of each language's global batch"
+        )
+    acc.wait_for_everyone()  # every process has looked at out_dir before the main one writes
+    if acc.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(out_dir / "config.json", {"wordot_version": __version__, **cfg.to_dict()})
     set_seed(cfg.seed)
     if model is None or tokenizer is None:
         from .models import load_encoder
@@ -180,6 +309,7 @@ def train(
     init_model = copy.deepcopy(model).eval().requires_grad_(False) if cfg.loss.lam else None
     if cfg.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    _freeze_unreachable(model, tokenizer, corpora[cfg.languages[0]].en[0], cfg)
     model.train(cfg.dropout)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr)
@@ -187,21 +317,19 @@ def train(
     if init_model is not None:
         init_model = init_model.to(acc.device)
 
-    total_steps = steps_per_epoch(corpora, cfg.batch_size) * cfg.epochs
-    if cfg.max_steps is not None:
-        total_steps = min(total_steps, cfg.max_steps)
-
     start_step = 0
     if last is not None:
         acc.load_state(str(last))
         start_step = json.loads((last / "state.json").read_text())["step"]
     log_path = out_dir / "log.jsonl"
-    if start_step == 0 and log_path.exists():
-        log_path.unlink()
-    elif start_step and log_path.exists():  # drop lines logged after the checkpoint
-        lines = [ln for ln in log_path.read_text().splitlines() if ln.strip()]
-        keep = [ln for ln in lines if json.loads(ln)["step"] <= start_step]
-        log_path.write_text("".join(ln + "\n" for ln in keep))
+    if acc.is_main_process:
+        if start_step == 0 and log_path.exists():
+            log_path.unlink()
+        elif start_step and log_path.exists():  # drop lines logged after the checkpoint
+            lines = [ln for ln in log_path.read_text().splitlines() if ln.strip()]
+            keep = [ln for ln in lines if json.loads(ln)["step"] <= start_step]
+            log_path.write_text("".join(ln + "\n" for ln in keep))
+    acc.wait_for_everyone()
 
     batches = language_batches(
         corpora, cfg.batch_size, seed=cfg.seed, epochs=cfg.epochs, start_step=start_step
@@ -213,6 +341,7 @@ def train(
         unit="step",
         disable=not progress or not acc.is_local_main_process,
     )
+    groups = [list(cfg.languages)] if cfg.loss.pooled else [[k] for k in cfg.languages]
     t0 = time.perf_counter()
     step, first_loss, last_loss = start_step, None, None
     pending: dict[str, float] = {}
@@ -220,35 +349,52 @@ def train(
         if step >= total_steps:
             break
         step += 1
-        with acc.accumulate(model):
-            parts_log: dict[str, float] = {}
-            groups = [list(cfg.languages)] if cfg.loss.pooled else [[k] for k in cfg.languages]
-            for group in groups:
-                src, en = batch[group[0]]
-                where = (
-                    f"at step {step} (language {'+'.join(group)}); first pair of the batch: "
-                    f"{src[0]!r} / {en[0]!r}; last checkpoint: {_latest_checkpoint(out_dir)}"
-                )
+        # an update every grad_accum steps, and one after the last step of the run: the update
+        # of steps (first, first + n_acc], with gradient and log the mean over these steps
+        first = (step - 1) // cfg.grad_accum * cfg.grad_accum
+        n_acc = min(cfg.grad_accum, total_steps - first)
+        sync = step == first + n_acc
+        local = shard(batch, rank, world)
+        parts_log: dict[str, float] = {}
+        for i, group in enumerate(groups):
+            # DDP all-reduces the gradients in a backward whose forward calls ran outside
+            # no_sync, and what it reduces is the gradient accumulated so far: so exactly the
+            # last backward before an update syncs (once per update, whatever the number of
+            # groups, steps per update and forward calls per backward); the others accumulate
+            # locally. (no_sync is a no-op in a single process.)
+            last_backward = sync and i == len(groups) - 1
+            with contextlib.nullcontext() if last_backward else acc.no_sync(model):
                 try:
-                    parts = _group_loss(model, init_model, tokenizer, batch, group, cfg)
+                    parts = _group_loss(model, init_model, tokenizer, local, group, cfg, acc)
                 except NonFiniteLoss as err:
-                    raise NonFiniteLoss(f"{err} {where}") from None
-                value = parts.total.item()
-                if not math.isfinite(value):
-                    raise NonFiniteLoss(f"loss is {value} {where}; parts {parts.as_floats()}")
-                acc.backward(parts.total)
-                parts_log.update(parts.as_floats() | {f"loss/{'+'.join(group)}": value})
+                    head, *detail = err.args
+                    src, en = local[group[0]]
+                    where = (
+                        f"at step {step} (language {'+'.join(group)}); first pair of the "
+                        f"batch: {src[0]!r} / {en[0]!r}; last checkpoint: "
+                        f"{_latest_checkpoint(out_dir)}"
+                    )
+                    raise NonFiniteLoss(f"{head} {where}{''.join(detail)}") from None
+                acc.backward(parts.total / n_acc)
+            floats = parts.as_floats()
+            parts_log.update(floats | {f"loss/{'+'.join(group)}": floats["loss"]})
+        if sync:
             opt.step()
             opt.zero_grad()
+        if world > 1:  # the global batch's values: the mean over the processes' shards
+            keys = sorted(parts_log)
+            values = torch.tensor([parts_log[k] for k in keys], dtype=torch.float64)
+            values = acc.reduce(values.to(acc.device), "mean").tolist()
+            parts_log = dict(zip(keys, values, strict=True))
         loss_value = sum(v for k, v in parts_log.items() if k.startswith("loss/"))
         for k, v in parts_log.items():
             if k != "loss":
-                pending[k] = pending.get(k, 0.0) + v / cfg.grad_accum
+                pending[k] = pending.get(k, 0.0) + v / n_acc
         first_loss = loss_value if first_loss is None else first_loss
         last_loss = loss_value
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.4f}")
-        if acc.sync_gradients or step == total_steps:
+        if sync:
             record = {"step": step, "update": math.ceil(step / cfg.grad_accum), "lr": cfg.lr}
             record |= {k: round(v, 6) for k, v in pending.items()}
             record["loss"] = round(sum(v for k, v in pending.items() if k.startswith("loss/")), 6)
@@ -260,7 +406,7 @@ def train(
             updates = step // cfg.grad_accum
             if (
                 cfg.checkpoint_every
-                and acc.sync_gradients
+                and step % cfg.grad_accum == 0
                 and updates % cfg.checkpoint_every == 0
                 and step < total_steps
             ):
@@ -280,27 +426,75 @@ def train(
         acc.unwrap_model(model).save_pretrained(final)
         tokenizer.save_pretrained(final)
         _write_json(out_dir / "summary.json", summary)
+    acc.wait_for_everyone()  # no process returns before the model is saved
     return summary
 
 
-def _group_loss(model, init_model, tokenizer, batch: dict, langs: list[str], cfg: TrainConfig):
-    """WordOT loss of one or (pooled) several languages' batches."""
+def _group_loss(
+    model, init_model, tokenizer, batch: dict, langs: list[str], cfg: TrainConfig, acc=None
+) -> LossParts:
+    """WordOT loss of one or (pooled) several languages' batches, here this process's shards.
+
+    NaN/inf word vectors or a non-finite loss raise NonFiniteLoss(what, details). Under several
+    processes (``acc.num_processes > 1``) the processes first agree, in one all-reduce before
+    anyone back-propagates: if one of them saw a non-finite value, all raise together (one that
+    raised alone would leave the others waiting in the next collective call for ever). The same
+    all-reduce counts the English words of every shard, so that each shard's drift penalty can
+    be reweighted by its share of the global batch's words: the mean over processes of the
+    shards' losses (which is what averaging their gradients minimises) is then the loss of the
+    global batch, as in one process. This holds for sentence-scope OT, a mean over equal-sized
+    shards of pairs; with ``scope="batch"`` each shard solves one problem over its own words.
+    """
     kw = {"pooling": cfg.pooling, "layer": cfg.layer, "max_length": cfg.max_length}
-    src, en, en0 = {}, {}, None
-    for lang in langs:
+    src, en = {}, {}
+    for lang in langs:  # every forward call first: under DDP, all processes make the same ones
         s, e = batch[lang]
         src[lang] = embed_words(model, tokenizer, s, lang, **kw)
         en[lang] = embed_words(model, tokenizer, e, "en", **kw)
-        for side, emb in ((lang, src[lang]), ("en", en[lang])):
-            if not torch.isfinite(emb.vectors).all():
-                raise NonFiniteLoss(f"the encoder produced NaN/inf word vectors ({side} side)")
-    if init_model is not None:
-        with torch.no_grad():
-            en0 = {
-                lang: embed_words(init_model, tokenizer, batch[lang][1], "en", **kw)
-                for lang in langs
+    bad = [
+        side
+        for lang in langs
+        for side, emb in ((lang, src[lang]), ("en", en[lang]))
+        if not torch.isfinite(emb.vectors).all()
+    ]
+    problem, detail, parts = None, "", None
+    if bad:
+        problem = f"the encoder produced NaN/inf word vectors ({bad[0]} side)"
+    else:
+        en0 = None
+        if init_model is not None:
+            with torch.no_grad():
+                en0 = {
+                    lang: embed_words(init_model, tokenizer, batch[lang][1], "en", **kw)
+                    for lang in langs
+                }
+        parts = wordot_loss(src, en, en0, cfg.loss)
+        value = parts.total.item()
+        if not math.isfinite(value):
+            problem, detail = f"loss is {value}", f"; parts {parts.as_floats()}"
+    world = acc.num_processes if acc is not None else 1
+    if world > 1:
+        shared = torch.zeros(world + len(langs), dtype=torch.float64)
+        shared[acc.process_index] = problem is not None
+        shared[world:] = torch.tensor([float(en[k].mask.sum()) for k in langs])
+        shared = acc.reduce(shared.to(acc.device), "sum").cpu()
+        failed = shared[:world].nonzero().flatten().tolist()
+        if failed and problem is None:
+            problem = f"non-finite word vectors or loss on process(es) {failed} (see their error)"
+        if problem is None and parts is not None and parts.reg:
+            n_global = dict(zip(langs, shared[world:].tolist(), strict=True))
+            scale = {
+                k: world * float(en[k].mask.sum()) / n_global[k]
+                if cfg.loss.reduction == "mean"
+                else float(world)
+                for k in parts.reg
             }
-    return wordot_loss(src, en, en0, cfg.loss)
+            reg = {k: v * scale[k] for k, v in parts.reg.items()}
+            total = sum(parts.ot.values()) + cfg.loss.lam * sum(reg.values())
+            parts = LossParts(total, parts.ot, reg)
+    if problem is not None:
+        raise NonFiniteLoss(problem, detail)
+    return parts
 
 
 def _checkpoint(acc, out_dir: Path, step: int, keep: int) -> Path:

@@ -1439,6 +1439,34 @@ def _same_run(old: dict[str, Any], record: dict[str, Any]) -> bool:
     return all(old.get("data", {}).get(k) == v for k, v in record["data"].items())
 
 
+def _start(
+    task: str, encoder, seed, preset, languages, data, results_dir, train_limit, overwrite
+) -> tuple[TaskPreset, list[str], Path, dict[str, Any], dict[str, Any] | None]:
+    """Preset, languages, run directory and base record of one task run, and the finished
+    record to reuse (None: run it)."""
+    p = get_preset(task, preset)
+    langs = _check_languages(task, languages)
+    out = run_dir(results_dir, task, encoder, seed)
+    record = _base_record(task, encoder, seed, p, langs, data, train_limit)
+    old = None if overwrite else _reuse(out / RESULTS_FILE, record)
+    return p, langs, out, record, old
+
+
+def _train_on_main(model, rows, collate, p, seed, out, **kw) -> tuple[dict, Any, Any] | None:
+    """:func:`fine_tune` with the run's log; ``(summary, device, autocast)`` on the main
+    process, None on the others (they have nothing to evaluate or write)."""
+    summary = fine_tune(model, rows, collate, p, seed=seed, log_path=out / "log.jsonl", **kw)
+    device, autocast = summary.pop("_device"), summary.pop("_autocast")
+    return (summary, device, autocast) if summary.pop("is_main_process") else None
+
+
+def _finish(out: Path, record: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Complete ``record`` with ``fields`` and the finishing time; write ``results.json``."""
+    record.update(fields, finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    _write_json(out / RESULTS_FILE, record)
+    return record
+
+
 def run_xnli(
     encoder: str,
     seed: int = 0,
@@ -1461,11 +1489,10 @@ def run_xnli(
     as it is unless ``overwrite``. All data are loaded before the model, so missing data fail
     before a long model download.
     """
-    p = get_preset("xnli", preset)
-    langs = _check_languages("xnli", languages)
-    out = run_dir(results_dir, "xnli", encoder, seed)
-    record = _base_record("xnli", encoder, seed, p, langs, data, train_limit)
-    if not overwrite and (old := _reuse(out / RESULTS_FILE, record)):
+    p, langs, out, record, old = _start(
+        "xnli", encoder, seed, preset, languages, data, results_dir, train_limit, overwrite
+    )
+    if old:
         return old
     train = load_nli("en", "train", data, limit=train_limit)
     dev = load_nli("en", "validation", data)
@@ -1484,21 +1511,21 @@ def run_xnli(
             pred = predict_nli(m, dev_rows, collate, device=dev_device)
             return accuracy(pred, [r["labels"] for r in dev_rows])
 
-        summary = fine_tune(
+        trained = _train_on_main(
             model,
             _Rows(train_rows),
             collate,
             p,
-            seed=seed,
+            seed,
+            out,
             evaluate=dev_accuracy,
-            log_path=out / "log.jsonl",
             progress=progress,
             mixed_precision=mixed_precision,
             cpu=cpu,
         )
-        device, autocast = summary.pop("_device"), summary.pop("_autocast")
-        if not summary.pop("is_main_process"):
+        if trained is None:
             return {}
+        summary, device, autocast = trained
         model = model.to(device)
         metrics, pred_dir = {}, out / "predictions"
         pred_dir.mkdir(exist_ok=True)
@@ -1518,16 +1545,15 @@ def run_xnli(
         },
     )
     scores = {lg: m["accuracy"] for lg, m in metrics.items()}
-    record.update(
+    return _finish(
+        out,
+        record,
         metric="accuracy",
         metrics=metrics,
         averages=language_averages(scores, "xnli"),
         training=summary,
         head=head,
-        finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    _write_json(out / RESULTS_FILE, record)
-    return record
 
 
 def run_xquad(
@@ -1550,11 +1576,10 @@ def run_xquad(
     versions), ``log.jsonl`` and ``predictions/test-<lang>.json`` (``{id: answer}``, as in
     XTREME) to :func:`run_dir`; see :func:`run_xnli` for reuse and failure order.
     """
-    p = get_preset("xquad", preset)
-    langs = _check_languages("xquad", languages)
-    out = run_dir(results_dir, "xquad", encoder, seed)
-    record = _base_record("xquad", encoder, seed, p, langs, data, train_limit)
-    if not overwrite and (old := _reuse(out / RESULTS_FILE, record)):
+    p, langs, out, record, old = _start(
+        "xquad", encoder, seed, preset, languages, data, results_dir, train_limit, overwrite
+    )
+    if old:
         return old
     train = load_qa("squad", data=data, limit=train_limit)
     tests = {lg: load_qa("xquad", lg, data) for lg in langs}
@@ -1583,20 +1608,20 @@ def run_xquad(
         }
         keep = np.isin(train_feats.example_index, train_feats.skipped, invert=True)
         arrays = {k: v[keep] for k, v in _qa_arrays(train_feats, train=True).items()}
-        summary = fine_tune(
+        trained = _train_on_main(
             model,
             _Rows(arrays=arrays),
             _collate_arrays,
             p,
-            seed=seed,
-            log_path=out / "log.jsonl",
+            seed,
+            out,
             progress=progress,
             mixed_precision=mixed_precision,
             cpu=cpu,
         )
-        device, autocast = summary.pop("_device"), summary.pop("_autocast")
-        if not summary.pop("is_main_process"):
+        if trained is None:
             return {}
+        summary, device, autocast = trained
         model = model.to(device)
         metrics, pred_dir = {}, out / "predictions"
         pred_dir.mkdir(exist_ok=True)
@@ -1635,7 +1660,9 @@ def run_xquad(
             for lg, ds in tests.items()
         },
     )
-    record.update(
+    return _finish(
+        out,
+        record,
         metric="f1",
         metrics=metrics,
         averages={
@@ -1647,10 +1674,7 @@ def run_xquad(
         tokenizer={"do_lower_case": p.do_lower_case, "lowercase_applied": lowercased},
         training=summary,
         head=head,
-        finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    _write_json(out / RESULTS_FILE, record)
-    return record
 
 
 def run_grid(

@@ -1,0 +1,108 @@
+"""wordot.experiments (many runs, records on disk, worker processes), the smoke corpora cache,
+``evaluate_all(tasks=...)`` and ``train.run_dir``: tiny model and toy data, offline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wordot import config, corpora, experiments, train
+from wordot import eval as E
+from wordot.models import encoder_label, load_encoder
+
+
+@pytest.fixture
+def smoke_env(tmp_path, monkeypatch):
+    """A toy corpora cache as WORDOT_CACHE and a private runs_dir."""
+    corpora.write_smoke_cache(tmp_path / "cache" / "corpora")
+    monkeypatch.setenv("WORDOT_CACHE", str(tmp_path / "cache"))
+    return {"runs_dir": str(tmp_path / "runs")}
+
+
+def test_smoke_cache_has_the_real_format(smoke_env):
+    pairs = corpora.load_pairs("de", "test")
+    assert len(pairs) == 40 and pairs[0][1] == "Your shoes don't match your clothes."
+    assert corpora.load_lexicon("fr")["chaussures"] == {"shoes"}
+    assert corpora.section_labels() == ["home", "town", "work"]
+    en = corpora.load_sections("en", "train")
+    assert len(en) == 3 * 24 and {label for _, label in en} == {"home", "town", "work"}
+    assert len(corpora.load_sections("es", "test")) == 40 - 32
+    with pytest.raises(corpora.CorpusError, match="not ru"):
+        corpora.load_sections("ru", "test")
+
+
+def test_evaluate_all_tasks_subset(smoke_env):
+    model, tok = load_encoder("tiny")
+    kw = {"eps": 0.05, "cost": "euclidean", "align_pairs": 4, "retrieval_pairs": 10}
+    rec = E.evaluate_all(model.eval(), tok, ["de"], tasks=["retrieval"], progress=False, **kw)
+    assert rec["tasks"] == "retrieval" and rec["retrieval/de/n"] == 10
+    assert not any(k.startswith(("align/", "cls/")) for k in rec) and rec["skipped"] == []
+    rec = E.evaluate_all(model, tok, ["de"], tasks=["align"], progress=False, **kw)
+    assert rec["align/de/pairs"] == 4 and not any(k.startswith("retrieval/") for k in rec)
+    with pytest.raises(ValueError, match="unknown or no tasks"):
+        E.evaluate_all(model, tok, ["de"], tasks=["xnli"], **kw)
+
+
+def test_run_dir_separates_settings_and_data(tmp_path):
+    p = config.resolve("cpu", runs_dir=str(tmp_path))
+    assert train.run_dir(config.resolve("cpu")).name == "wordot"
+    assert train.run_dir(p) == tmp_path / "cpu" / "wordot"  # runs_dir is not a setting
+    names = {
+        train.run_dir(config.resolve("cpu", runs_dir=str(tmp_path), **change)).name
+        for change in ({"seed": 1}, {"lr": 1e-5}, {"pairs_per_language": 256}, {"corpus": "hub"})
+    }
+    assert len(names) == 4 and all(n.startswith("wordot-") and len(n) == 15 for n in names)
+
+
+def test_jobs_write_records_and_reuse_them(smoke_env):
+    before = experiments.Job("initial", "smoke", smoke_env, train=False, eval_seed=0)
+    after = experiments.Job("tuned", "smoke", smoke_env | {"max_steps": 2}, eval_seed=0)
+    recs = experiments.run_jobs([after, before], workers=1, progress=False)
+    assert [r["job"] for r in recs] == ["tuned", "initial"]
+    assert recs[0]["trained"] and recs[0]["train/steps"] == 2 and not recs[1]["trained"]
+    label = encoder_label("tiny")
+    assert recs[0]["model"] == f"WordOT({label})" and recs[1]["model"] == label
+    path = experiments.record_path(after)
+    assert path.parent.parent == train.run_dir(after.resolved())
+    assert json.loads(path.read_text()) == recs[0]
+    stamp = path.stat().st_mtime_ns
+    again = experiments.run_jobs([after, before], workers=2, progress=False)
+    assert again == recs and path.stat().st_mtime_ns == stamp  # read, not recomputed
+    diffs = E.compare([recs[1]], [recs[0]])
+    assert diffs["retrieval/avg/p1_xx_en"]["n"] == 1
+
+
+def test_worker_processes_match_one_process(smoke_env, tmp_path):
+    """Two spawned one-thread workers give the records one process gives."""
+    kw = {"eval": {"tasks": ["retrieval", "align"]}}
+    jobs = [
+        experiments.Job(f"seed {s}", "smoke", smoke_env | {"seed": s, "max_steps": 2}, **kw)
+        for s in (0, 1)
+    ]
+    parallel = experiments.run_jobs(jobs, workers=2, progress=False)
+    other = {"runs_dir": str(tmp_path / "runs-serial")}
+    serial = experiments.run_jobs(
+        [experiments.Job(j.name, "smoke", j.overrides | other, **kw) for j in jobs],
+        workers=1,
+        progress=False,
+    )
+    for a, b in zip(parallel, serial, strict=True):
+        for key in a:
+            if key.startswith(("align/", "retrieval/")):
+                assert a[key] == pytest.approx(b[key], abs=1e-6), key
+
+
+def test_job_errors(smoke_env):
+    job = experiments.Job("a", "smoke", smoke_env)
+    with pytest.raises(ValueError, match="names repeat"):
+        experiments.run_jobs([job, job])
+    twin = experiments.Job("b", "smoke", smoke_env, eval_seed=1)  # same run, other record
+    with pytest.raises(ValueError, match="train the same run at once"):
+        experiments.run_jobs([job, twin], workers=2)
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        experiments.run_jobs([job], workers=0)
+    with pytest.raises(ValueError, match="unknown evaluation setting"):
+        experiments.eval_kwargs(config.resolve("smoke"), batch=3)
+    with pytest.raises(ValueError, match="unknown parameter"):
+        experiments.record_path(experiments.Job("c", "smoke", {"nope": 1}))
