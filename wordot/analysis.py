@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import random
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -40,7 +39,14 @@ from torch import Tensor
 
 from . import corpora
 from .embed import POOLINGS, hidden_states, selection_matrix, word_spans, words_of
-from .eval import AlignmentCounts, argmax_links, lexicon_match, score_links
+from .eval import (
+    AlignmentCounts,
+    argmax_links,
+    classify_links,
+    lexicon_match,
+    score_links,
+)
+from .eval import same_word as _same
 from .ot import transport_plan
 
 __all__ = [
@@ -446,13 +452,6 @@ def compound_candidate(word: str, min_length: int = 10) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _same(src_word: str, en_word: str, lang: str) -> bool:
-    def norm(w: str, lg: str) -> str:
-        return corpora.lower(unicodedata.normalize("NFC", w).replace("\u2019", "'"), lg)
-
-    return norm(src_word, lang) == norm(en_word, "en")
-
-
 def lexicon_hits(
     src_words: Sequence[str],
     en_words: Sequence[str],
@@ -467,29 +466,6 @@ def lexicon_hits(
         for j, e in enumerate(en_words)
         if not _same(s, e, lang) and lexicon_match(s, e, lexicon, lang)
     ]
-
-
-def classify_links(
-    links: Sequence[tuple[int, int]],
-    src_words: Sequence[str],
-    en_words: Sequence[str],
-    lexicon: Mapping[str, set[str]],
-    lang: str,
-) -> list[str]:
-    """The verdict on each link ``(i, j)``: ``"identical"`` (same string, not scored),
-    ``"unscored"`` (source word in no lexicon entry), ``"correct"`` or ``"wrong"``, as
-    :func:`wordot.eval.score_links` counts them."""
-    out = []
-    for i, j in links:
-        if not (0 <= i < len(src_words) and 0 <= j < len(en_words)):
-            raise ValueError(f"link {(i, j)} outside {len(src_words)} x {len(en_words)} words")
-        s, e = src_words[i], en_words[j]
-        if _same(s, e, lang):
-            out.append("identical")
-            continue
-        ok = lexicon_match(s, e, lexicon, lang)
-        out.append("unscored" if ok is None else ("correct" if ok else "wrong"))
-    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ __all__ = [
     "retrieval",
     "retrieval_p1",
     "sample_pairs",
+    "classify_links",
+    "same_word",
     "score_links",
     "sentence_vectors",
     "squad_metrics",
@@ -227,6 +229,35 @@ def lexicon_match(
     return any(en_forms & _english_forms(t) for t in translations)
 
 
+def same_word(src_word: str, en_word: str, lang: str) -> bool:
+    """Whether a source and an English word are the same string (NFC, lower case, typographic
+    apostrophe as ASCII): numbers, names, code. Such links are not scored."""
+    return _nfc_lower(src_word, lang) == _nfc_lower(en_word, "en")
+
+
+def classify_links(
+    links: Sequence[tuple[int, int]],
+    src_words: Sequence[str],
+    en_words: Sequence[str],
+    lexicon: Mapping[str, set[str]],
+    lang: str,
+) -> list[str]:
+    """The verdict on each link ``(i, j)`` = (source word i, English word j) of one sentence
+    pair: ``"identical"`` (same string, not scored), ``"unscored"`` (source word in no lexicon
+    entry), ``"correct"`` or ``"wrong"``."""
+    out = []
+    for i, j in links:
+        if not (0 <= i < len(src_words) and 0 <= j < len(en_words)):
+            raise ValueError(f"link {(i, j)} outside {len(src_words)} x {len(en_words)} words")
+        s, e = src_words[i], en_words[j]
+        if same_word(s, e, lang):
+            out.append("identical")
+            continue
+        ok = lexicon_match(s, e, lexicon, lang)
+        out.append("unscored" if ok is None else ("correct" if ok else "wrong"))
+    return out
+
+
 def score_links(
     links: Sequence[tuple[int, int]],
     src_words: Sequence[str],
@@ -234,21 +265,17 @@ def score_links(
     lexicon: Mapping[str, set[str]],
     lang: str,
 ) -> AlignmentCounts:
-    """Count the links ``(i, j)`` = (source word i, English word j) of one sentence pair."""
-    c = AlignmentCounts()
-    for i, j in links:
-        c.links += 1
-        s, e = src_words[i], en_words[j]
-        if _nfc_lower(s, lang) == _nfc_lower(e, "en"):
-            c.identical += 1
-            continue
-        ok = lexicon_match(s, e, lexicon, lang)
-        if ok is None:
-            c.unscored += 1
-        else:
-            c.scored += 1
-            c.correct += int(ok)
-    return c
+    """Count the verdicts of :func:`classify_links` on the links of one sentence pair."""
+    verdicts = classify_links(links, src_words, en_words, lexicon, lang)
+    wrong = verdicts.count("wrong")
+    correct = verdicts.count("correct")
+    return AlignmentCounts(
+        links=len(verdicts),
+        identical=verdicts.count("identical"),
+        unscored=verdicts.count("unscored"),
+        scored=correct + wrong,
+        correct=correct,
+    )
 
 
 def _owner_matrix(owners: list[int], n_points: int, n_words: int, like: Tensor) -> Tensor:

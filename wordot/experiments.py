@@ -4,9 +4,10 @@ A :class:`Job` is one encoder to evaluate: the profile's initial encoder (``trai
 the model a WordOT run with some profile overrides produces (``train=True``; the run lives in
 :func:`wordot.train.run_dir`, so it is shared with chapter 5 when the settings are the same, and
 it is resumed or reused when it exists). :func:`run_jobs` runs jobs in ``workers`` processes of
-one thread each (on two cores, two one-thread processes do about 1.6 times the work of one
-two-thread process) and writes every evaluation record next to its model, so a rerun reads
-finished records instead of computing them again.
+one thread each; on two cores this is only a little faster than one two-thread process
+(``benchmarks/workers.py``: 1.08x for two short training runs; the single-threaded parts,
+tokenising, Moses, small Sinkhorn ops, overlap). It writes every evaluation record next to its
+model, so a rerun reads finished records instead of computing them again.
 
 Every record is :func:`wordot.eval.evaluate_all`'s, plus ``job`` (the job's name), ``profile``,
 ``overrides``, ``model`` and, for trained jobs, the run's ``train/*`` summary.
