@@ -43,32 +43,6 @@ torch.set_num_threads(1)
 B, N, M, D, EPS = 24, 40, 40, 768, 0.05
 
 
-def mbert_like(
-    B: int, N: int, M: int, D: int = 768, seed: int = 0, dtype: torch.dtype = torch.float64
-) -> tuple[Tensor, Tensor]:
-    """Raw mBERT-like contextual word vectors ``x: (B, N, D)``, ``y: (B, M, D)``.
-
-    A shared mean direction (norm 8), per-dimension scales with a power-law spectrum (a few
-    dominant directions), a small per-language offset; each target sentence holds a noisy copy
-    of a random permutation of the source words' meanings. Norms come out ~10-15 and the mean
-    cosine between words ~0.5, as for mBERT's last layers.
-    """
-    g = torch.Generator().manual_seed(seed)
-    mean = torch.randn(D, generator=g, dtype=dtype)
-    mean = 8.0 * mean / mean.norm()
-    scales = torch.arange(1, D + 1, dtype=dtype) ** -0.6
-    scales = scales[torch.randperm(D, generator=g)]
-    scales = 0.27 * scales / scales.pow(2).mean().sqrt()
-    lang = 0.08 * torch.randn(2, D, generator=g, dtype=dtype)
-    L = max(N, M)
-    z = scales * torch.randn(B, L, D, generator=g, dtype=dtype)
-    perm = torch.stack([torch.randperm(L, generator=g) for _ in range(B)])
-    zy = torch.gather(z, 1, perm[..., None].expand(-1, -1, D))
-    x = mean + lang[0] + z[:, :N] + 0.5 * scales * torch.randn(B, N, D, generator=g, dtype=dtype)
-    y = mean + lang[1] + zy[:, :M] + 0.5 * scales * torch.randn(B, M, D, generator=g, dtype=dtype)
-    return x, y
-
-
 # --------------------------------------------------------------------------------------------
 # the methods: each maps (x, y) -> S_eps: (B,), differentiable
 # --------------------------------------------------------------------------------------------
@@ -206,7 +180,7 @@ def main() -> None:
     for name in args.inputs.split(","):
         if name not in ("mbert", "unit"):
             raise SystemExit(f"unknown inputs {name!r}; use mbert and/or unit")
-        x, y = mbert_like(B, N, M, D)
+        x, y = W.mbert_like(B, N, M, D)
         if name == "unit":
             x, y = x / x.norm(dim=-1, keepdim=True), y / y.norm(dim=-1, keepdim=True)
         bench(f"{name} inputs", x, y, args.repeats, not args.no_pot)

@@ -41,22 +41,7 @@ def _one_thread():
 # --------------------------------------------------------------------------------------------
 
 
-def mbert_like(B: int, N: int, M: int, D: int = 768, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """Raw mBERT-like clouds ``x: (B, N, D)``, ``y: (B, M, D)`` in float64."""
-    g = torch.Generator().manual_seed(seed)
-    mean = torch.randn(D, generator=g, dtype=F64)
-    mean = 8.0 * mean / mean.norm()
-    scales = torch.arange(1, D + 1, dtype=F64) ** -0.6
-    scales = scales[torch.randperm(D, generator=g)]
-    scales = 0.27 * scales / scales.pow(2).mean().sqrt()
-    lang = 0.08 * torch.randn(2, D, generator=g, dtype=F64)
-    L = max(N, M)
-    z = scales * torch.randn(B, L, D, generator=g, dtype=F64)
-    perm = torch.stack([torch.randperm(L, generator=g) for _ in range(B)])
-    zy = torch.gather(z, 1, perm[..., None].expand(-1, -1, D))
-    x = mean + lang[0] + z[:, :N] + 0.5 * scales * torch.randn(B, N, D, generator=g, dtype=F64)
-    y = mean + lang[1] + zy[:, :M] + 0.5 * scales * torch.randn(B, M, D, generator=g, dtype=F64)
-    return x, y
+mbert_like = W.mbert_like  # raw mBERT-like clouds in float64
 
 
 def unit(x: Tensor) -> Tensor:

@@ -52,7 +52,6 @@ from .ot import transport_plan
 __all__ = [
     "MassSplit",
     "PairCloud",
-    "SMOKE_LEXICONS",
     "Spread",
     "add_noise",
     "analysis_lexicon",
@@ -74,96 +73,16 @@ __all__ = [
 
 Side = Literal["src", "en"]
 
-#: hand-written word lists for the shipped toy pairs (smoke profile: a pipeline check only;
-#: the other profiles read the FreeDict lexicons of :func:`wordot.corpora.load_lexicon`)
-SMOKE_LEXICONS: dict[str, dict[str, set[str]]] = {
-    "de": {
-        "schuhe": {"shoes"},
-        "kleidung": {"clothes"},
-        "tasse": {"cup"},
-        "kaffee": {"coffee"},
-        "morgen": {"morning", "tomorrow"},
-        "zug": {"train"},
-        "schwester": {"sister"},
-        "wetter": {"weather"},
-        "heute": {"today"},
-        "buch": {"book"},
-        "tisch": {"table"},
-        "kinder": {"children"},
-        "garten": {"garden"},
-        "hund": {"dog"},
-        "bruder": {"brother"},
-        "gitarre": {"guitar"},
-        "kommission": {"commission"},
-        "vorschlag": {"proposal"},
-        "rat": {"council"},
-        "bahnhof": {"station"},
-        "brief": {"letter"},
-        "fenster": {"window"},
-        "arzt": {"doctor"},
-        "frage": {"question"},
-        "ich": {"i"},
-        "wir": {"we"},
-        "der": {"the"},
-        "die": {"the"},
-        "das": {"the"},
-    },
-    "fr": {
-        "chaussures": {"shoes"},
-        "vêtements": {"clothes"},
-        "tasse": {"cup"},
-        "café": {"coffee"},
-        "train": {"train"},
-        "sœur": {"sister"},
-        "livre": {"book"},
-        "table": {"table"},
-        "enfants": {"children"},
-        "jardin": {"garden"},
-        "chien": {"dog"},
-        "frère": {"brother"},
-        "guitare": {"guitar"},
-        "commission": {"commission"},
-        "proposition": {"proposal"},
-        "conseil": {"council"},
-        "gare": {"station"},
-        "lettre": {"letter"},
-        "fenêtre": {"window"},
-        "médecin": {"doctor"},
-        "question": {"question"},
-        "chat": {"cat"},
-        "je": {"i"},
-        "nous": {"we"},
-        "le": {"the"},
-        "la": {"the"},
-        "les": {"the"},
-    },
-    "es": {
-        "zapatos": {"shoes"},
-        "ropa": {"clothes"},
-        "taza": {"cup"},
-        "café": {"coffee"},
-        "tren": {"train"},
-        "hermana": {"sister"},
-        "libro": {"book"},
-        "mesa": {"table"},
-        "niños": {"children"},
-        "jardín": {"garden"},
-        "llave": {"key"},
-        "el": {"the"},
-        "la": {"the"},
-        "los": {"the"},
-    },
-}
-
 
 def analysis_lexicon(lang: str, corpus: str) -> dict[str, set[str]]:
     """The lexicon links of ``lang`` are scored against: FreeDict (:func:`corpora.load_lexicon`)
-    for the ``offline`` and ``hub`` corpora, the toy word lists :data:`SMOKE_LEXICONS` for the
+    for the ``offline`` and ``hub`` corpora, the toy word lists :data:`wordot.corpora.SMOKE_LEXICON` for the
     ``smoke`` corpus (whose CI machines have no built corpora)."""
     if corpus == "smoke":
-        if lang not in SMOKE_LEXICONS:
-            raise ValueError(f"no smoke lexicon for {lang!r}; have {sorted(SMOKE_LEXICONS)}")
-        return {k: set(v) for k, v in SMOKE_LEXICONS[lang].items()}
+        if lang not in corpora.SMOKE_LEXICON:
+            have = sorted(corpora.SMOKE_LEXICON)
+            raise ValueError(f"no smoke lexicon for {lang!r}; have {have}")
+        return {k: set(v) for k, v in corpora.SMOKE_LEXICON[lang].items()}
     return corpora.load_lexicon(lang)
 
 

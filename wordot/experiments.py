@@ -80,13 +80,7 @@ def record_path(job: Job) -> Path:
     digest = hashlib.sha1(
         json.dumps({"eval": kw, "encoder": p.encoder}, sort_keys=True, default=str).encode()
     ).hexdigest()[:8]
-    if job.train:
-        base = run_dir(p)
-    else:
-        root = Path(p.runs_dir).expanduser()
-        from .runner import ROOT
-
-        base = (root if root.is_absolute() else ROOT / root) / p.name / "initial"
+    base = run_dir(p) if job.train else run_dir(p).parent / "initial"
     return base / "eval" / f"seed{job.eval_seed}-{digest}.json"
 
 
@@ -120,7 +114,7 @@ def run_job(job: Job, *, progress: bool = False) -> dict[str, Any]:
     model.eval()
     kw = eval_kwargs(p, **job.eval)
     langs = kw.pop("langs")
-    cache = out.parent.parent / "features" if job.train else out.parent / "features"
+    cache = out.parent / "features"  # sentence features, keyed by the model's weights
     rec = eval_mod.evaluate_all(
         model, tok, langs, seed=job.eval_seed, feature_cache=cache, progress=progress, **kw
     )

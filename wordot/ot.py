@@ -822,6 +822,33 @@ def _geomloss_divergence(
 # --------------------------------------------------------------------------------------------
 
 
+def mbert_like(
+    B: int, N: int, M: int, D: int = 768, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> tuple[Tensor, Tensor]:
+    """Synthetic clouds shaped like raw mBERT last-layer word vectors, ``x: (B, N, D)`` and
+    ``y: (B, M, D)``, for tests and benchmarks (not a model of any language).
+
+    A shared mean direction (norm 8), per-dimension scales with a power-law spectrum (a few
+    dominant directions), a small per-language offset; each target sentence holds a noisy copy
+    of a random permutation of the source words' meanings. Norms come out ~10-15 and the mean
+    cosine between words ~0.5, as for mBERT's last layers.
+    """
+    g = torch.Generator().manual_seed(seed)
+    mean = torch.randn(D, generator=g, dtype=dtype)
+    mean = 8.0 * mean / mean.norm()
+    scales = torch.arange(1, D + 1, dtype=dtype) ** -0.6
+    scales = scales[torch.randperm(D, generator=g)]
+    scales = 0.27 * scales / scales.pow(2).mean().sqrt()
+    lang = 0.08 * torch.randn(2, D, generator=g, dtype=dtype)
+    L = max(N, M)
+    z = scales * torch.randn(B, L, D, generator=g, dtype=dtype)
+    perm = torch.stack([torch.randperm(L, generator=g) for _ in range(B)])
+    zy = torch.gather(z, 1, perm[..., None].expand(-1, -1, D))
+    x = mean + lang[0] + z[:, :N] + 0.5 * scales * torch.randn(B, N, D, generator=g, dtype=dtype)
+    y = mean + lang[1] + zy[:, :M] + 0.5 * scales * torch.randn(B, M, D, generator=g, dtype=dtype)
+    return x, y
+
+
 def exact_ot(
     x: Tensor,
     y: Tensor,
