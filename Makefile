@@ -10,6 +10,12 @@ PROFILE ?= cpu
 PARAMS ?=
 CORPUS_LANGUAGES ?= de fr es ru zh el bg ar hi tr sw vi th ur
 STAMP  := $(VENV)/.installed-$(shell cat environment.yml pyproject.toml | sha1sum | cut -c1-12)
+# real evaluation data (gold alignments, XNLI, XQuAD, Tatoeba): a directory laid out like
+# ../shared/eval-data; used when present, else wordot downloads to its cache (online) or says how
+WORDOT_DATA ?= $(if $(wildcard ../shared/eval-data/README.md),$(abspath ../shared/eval-data),)
+ifneq ($(WORDOT_DATA),)
+export WORDOT_DATA
+endif
 export OMP_WAIT_POLICY ?= PASSIVE
 export TOKENIZERS_PARALLELISM ?= false
 export PIP_DISABLE_PIP_VERSION_CHECK = 1

@@ -30,8 +30,8 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 from wordot import data, models, ot  # noqa: E402
-from wordot.embed import embed_words  # noqa: E402
-from wordot.loss import LossConfig, drift, l2_pair_loss, wordot_loss  # noqa: E402
+from wordot.embed import embed_pairs, embed_words  # noqa: E402
+from wordot.loss import LossConfig, drift, l2_pair_loss, language_loss  # noqa: E402
 
 
 def main() -> None:
@@ -52,15 +52,13 @@ def main() -> None:
     init = copy.deepcopy(model).eval().requires_grad_(False)
     model.train(False)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-6)
-    cfg = LossConfig(eps=args.eps, cost=args.cost, solver={"tol": 1e-3})
+    cfg = LossConfig(eps=args.eps, cost=args.cost, tol=1e-3)
 
     # the "given word pairs" for L2: argmax links of the initial plan (an aligner's output)
-    with torch.no_grad():
-        s0 = embed_words(model, tok, src, "de")
-        e0 = embed_words(model, tok, en, "en")
-        plan = ot.transport_plan(
-            s0.vectors, e0.vectors, s0.weights, e0.weights, eps=args.eps, cost=args.cost
-        )
+    s0, e0 = embed_pairs(model, tok, list(zip(src, en, strict=True)), "de")
+    plan = ot.transport_plan(
+        s0.vectors, e0.vectors, s0.weights, e0.weights, eps=args.eps, cost=args.cost
+    )
     links = [
         (b, i, int(plan[b, i].argmax()))
         for b in range(plan.shape[0])
@@ -77,7 +75,7 @@ def main() -> None:
         with torch.no_grad():
             e_init = embed_words(init, tok, en, "en")
         if kind == "ot":
-            loss = wordot_loss({"de": s}, {"de": e}, {"de": e_init}, cfg).total
+            loss = language_loss(s, e, e_init, cfg, lang="de").total
         elif kind == "l2":
             loss = l2_pair_loss(s.vectors[bi, si], e.vectors[bi, ej]) + drift(e, e_init)
         else:

@@ -24,13 +24,13 @@ import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
 
-from wordot import config, experiments, train  # noqa: E402
+import torch  # noqa: E402
+
+from wordot import config, train  # noqa: E402
 
 
 def one_run(profile: str, lang: str, steps: int, seed: int, root: str, threads: int) -> float:
     """Train one short run into ``root`` with ``threads`` torch threads; seconds of training."""
-    import torch
-
     torch.set_num_threads(threads)
     p = config.resolve(profile, languages=lang, max_steps=steps, seed=seed, runs_dir=root)
     summary = train.train(
@@ -53,9 +53,7 @@ def main() -> None:
         t_seq = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        with ProcessPoolExecutor(
-            2, mp_context=get_context("spawn"), initializer=experiments._one_thread
-        ) as pool:
+        with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:  # one_run: 1 thread
             par = list(pool.map(one_run, *zip(*jobs, strict=True), [f"{root}/par"] * 2, [1, 1]))
         t_par = time.perf_counter() - t0
 

@@ -1,14 +1,18 @@
-"""wordot.analysis on constructed plans and the tiny random encoder (offline, seconds)."""
+"""wordot.evaluation.analysis on constructed plans and the tiny random encoder (offline, seconds)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from wordot import analysis as A
-from wordot import corpora, data, embed, ot
+from wordot import data, embed, ot
+from wordot.embed import EmbedConfig
+from wordot.evaluation import analysis as A
+from wordot.evaluation import argmax_links
+from wordot.loss import LossConfig
 from wordot.models import load_encoder
 
 
@@ -86,8 +90,6 @@ def test_many_to_one():
 
 
 def test_many_to_one_of_argmax_links():
-    from wordot.eval import argmax_links
-
     plan = torch.tensor([[0.3, 0.0], [0.2, 0.1], [0.0, 0.4]])
     assert A.many_to_one(argmax_links(plan)) == {0: [0, 1]}
 
@@ -103,6 +105,59 @@ def test_compound_candidate():
     assert A.compound_candidate("Haus", min_length=4)
     with pytest.raises(ValueError, match="min_length"):
         A.compound_candidate("Haus", min_length=0)
+
+
+def test_is_compound_needs_a_long_word_the_lexicon_lacks():
+    assert A.is_compound("Rahmengesetzgebung", LEXICON, "de")
+    assert not A.is_compound("Rahmengesetzgebung", {"rahmengesetzgebung": {"law"}}, "de")
+    assert not A.is_compound("Hund", LEXICON, "de")
+
+
+def test_scan_plans_records_words_and_groups():
+    rahmen = _cloud(
+        ["Rahmengesetzgebung", "der", "Hund"], ["the", "framework", "legislation", "dog"], 3, 4
+    )
+    plan = torch.tensor(
+        [
+            [0.00, 0.15, 0.15, 0.033],  # a compound spread over two adjacent English words
+            [0.05, 0.00, 0.00, 0.28],  # der -> dog ...
+            [0.00, 0.00, 0.00, 0.33],  # ... and Hund -> dog: a many-to-one group
+        ]
+    )
+    hours = _cloud(["Stunden"], ["hours", "and", "hours"], 1, 3)
+    words, groups = A.scan_plans(
+        [rahmen, hours], [plan, torch.tensor([[0.5, 0.0, 0.5]])], LEXICON, "de"
+    )
+    assert [(w["pair"], w["word"]) for w in words] == [
+        (0, "Rahmengesetzgebung"),
+        (0, "der"),
+        (0, "Hund"),
+        (1, "Stunden"),
+    ]
+    first = words[0]
+    assert first["compound"] and first["spread"] and first["phrase"] and not first["repeated"]
+    assert first["targets"] == "framework legislation" and first["min share"] == pytest.approx(
+        0.45, abs=0.01
+    )
+    assert not first["in many-to-one"] and words[1]["in many-to-one"] and words[2]["in many-to-one"]
+    assert not words[1]["spread"] and words[1]["targets"] == "" and words[1]["min share"] == 0.0
+    assert words[1]["alphabetic"] and not words[2]["compound"]
+    last = words[3]
+    assert last["spread"] and not last["phrase"] and last["repeated"]  # two occurrences of hours
+    assert groups == [
+        {
+            "pair": 0,
+            "English word": "dog",
+            "source words": "der + Hund",
+            "sources": 2,
+            "lexicon verdicts": "unscored correct",
+        }
+    ]
+    assert tuple(groups[0]) == A.GROUP_COLUMNS
+    strict, _ = A.scan_plans([rahmen], [plan], LEXICON, "de", min_share=0.5)
+    assert not strict[0]["spread"]
+    with pytest.raises(ValueError, match="2 clouds but 1 plans"):
+        A.scan_plans([rahmen, hours], [plan], LEXICON, "de")
 
 
 # -- links and the lexicon ------------------------------------------------------------------
@@ -129,7 +184,7 @@ def test_analysis_lexicon_smoke():
     lex = A.analysis_lexicon("de", "smoke")
     assert lex["schuhe"] == {"shoes"}
     lex["schuhe"].add("boots")  # a copy: the module's lists stay as they are
-    assert corpora.SMOKE_LEXICON["de"]["schuhe"] == {"shoes"}
+    assert data.SMOKE_LEXICON["de"]["schuhe"] == {"shoes"}
     with pytest.raises(ValueError, match="no smoke lexicon"):
         A.analysis_lexicon("ar", "smoke")
 
@@ -233,7 +288,7 @@ def test_transport_plans_match_one_problem_at_a_time():
         )
         for n, m in sizes
     ]
-    plans = A.transport_plans(clouds, eps=0.1, cost="euclidean", batch_size=3)
+    plans = A.transport_plans(clouds, LossConfig(eps=0.1, cost="euclidean"), batch_size=3)
     for c, p in zip(clouds, plans, strict=True):
         n, m = c.x.shape[0], c.y.shape[0]
         assert p.shape == (n, m)
@@ -241,12 +296,12 @@ def test_transport_plans_match_one_problem_at_a_time():
         assert torch.allclose(p.sum(0), torch.full((m,), 1 / m, dtype=p.dtype), atol=1e-6)
         alone = ot.transport_plan(c.x, c.y, eps=0.1, cost="euclidean")
         assert torch.allclose(p, alone, atol=1e-6)
-    unbalanced = A.transport_plans(clouds, eps=0.1, cost="euclidean", reach=0.5)
+    unbalanced = A.transport_plans(clouds, LossConfig(eps=0.1, cost="euclidean", reach=0.5))
     assert all(float(p.sum()) < 1 for p in unbalanced)
     with pytest.raises(ValueError, match="batch_size"):
-        A.transport_plans(clouds, eps=0.1, cost="euclidean", batch_size=0)
+        A.transport_plans(clouds, LossConfig(eps=0.1, cost="euclidean"), batch_size=0)
     with pytest.raises(ValueError, match="no clouds"):
-        A.transport_plans([], eps=0.1, cost="euclidean")
+        A.transport_plans([], LossConfig(eps=0.1, cost="euclidean"))
 
 
 def test_unbalanced_ot_keeps_less_of_an_unmatched_word():
@@ -254,8 +309,8 @@ def test_unbalanced_ot_keeps_less_of_an_unmatched_word():
     x = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
     y = torch.tensor([[0.0, 0.1], [1.0, 0.1], [0.5, 3.0]], dtype=torch.float64)
     cloud = A.PairCloud(["a", "b"], ["A", "B", "far"], x, y, 2, 2)
-    (balanced,) = A.transport_plans([cloud], eps=0.05, cost="euclidean")
-    (relaxed,) = A.transport_plans([cloud], eps=0.05, cost="euclidean", reach=1.0)
+    (balanced,) = A.transport_plans([cloud], LossConfig(eps=0.05, cost="euclidean"))
+    (relaxed,) = A.transport_plans([cloud], LossConfig(eps=0.05, cost="euclidean", reach=1.0))
     mb, mu = A.kept_mass(balanced, 2, 2), A.kept_mass(relaxed, 2, 2)
     assert mb.en_noise == pytest.approx(1.0, abs=1e-4)  # balanced: the far word gets its mass
     assert mu.en_noise < 0.2 < 0.8 < mu.en_genuine
@@ -297,12 +352,12 @@ def test_pair_clouds_are_the_training_vectors(tiny):
         assert (c.src_genuine, c.en_genuine) == (n, m)
         assert torch.allclose(c.x, es.vectors[k, :n], atol=1e-5)
         assert torch.allclose(c.y, ee.vectors[k, :m], atol=1e-5)
-    plans = A.transport_plans(clouds, eps=0.05, cost="euclidean")
+    plans = A.transport_plans(clouds, LossConfig(eps=0.05, cost="euclidean"))
     for c, p in zip(clouds, plans, strict=True):
         m = A.kept_mass(p, c.src_genuine, c.en_genuine)
         assert m.src_genuine == pytest.approx(1.0, abs=1e-2) and math.isnan(m.src_noise)
     with pytest.raises(ValueError, match="pooling"):
-        A.pair_clouds(model, tok, pairs, "de", pooling="subword")
+        A.pair_clouds(model, tok, pairs, "de", EmbedConfig(pooling="subword"))
     with pytest.raises(ValueError, match="no pairs"):
         A.pair_clouds(model, tok, [], "de")
 
@@ -321,7 +376,7 @@ def test_noisy_clouds_reencode_only_the_noisy_side(tiny):
             else:
                 assert z.en_words[: z.en_genuine] == c.en_words
                 assert len(z.en_words) > z.en_genuine and torch.equal(z.x, c.x)
-        plans = A.transport_plans(noisy, eps=0.05, cost="euclidean")
+        plans = A.transport_plans(noisy, LossConfig(eps=0.05, cost="euclidean"))
         for z, p in zip(noisy, plans, strict=True):
             m = A.kept_mass(p, z.src_genuine, z.en_genuine)
             assert m.noise_share > 0 and (m.src_noise if side == "src" else m.en_noise) > 0.9
@@ -345,3 +400,59 @@ def test_embed_clouds_checks_its_input(tiny):
     )
     assert (clouds[0].src_genuine, clouds[0].en_genuine) == (3, 2)
     assert clouds[0].x.shape == (3, model.config.hidden_size)
+
+
+def test_noise_records_against_their_parts():
+    g = torch.Generator().manual_seed(0)
+
+    def rand_cloud(n: int, m: int, src_genuine: int, en_genuine: int) -> A.PairCloud:
+        x = torch.randn(n, 3, generator=g, dtype=torch.float64)
+        y = torch.randn(m, 3, generator=g, dtype=torch.float64)
+        src = [f"s{i}" for i in range(n)]
+        return A.PairCloud(src, [f"e{j}" for j in range(m)], x, y, src_genuine, en_genuine)
+
+    clean = [rand_cloud(3, 4, 3, 4), rand_cloud(2, 2, 2, 2)]
+    noisy = {
+        "src": [rand_cloud(5, 4, 3, 4), rand_cloud(4, 2, 2, 2)],
+        "en": [rand_cloud(3, 6, 3, 4), rand_cloud(2, 5, 2, 2)],
+    }
+    lex = {"s0": {"e0"}, "s1": {"e1", "e4"}, "s2": {"e3"}}
+    plan = LossConfig(eps=0.1, cost="euclidean", reach=7.0)  # its reach is replaced
+    recs, per_pair = A.noise_records(clean, noisy, plan, [0.5, 2.0], lex, "de")
+    names = list(A.NOISE_SETS)
+    assert [(r["reach"], r["pairs"]) for r in recs] == [
+        (r, n) for r in (0.0, 0.5, 2.0) for n in names
+    ]
+    assert set(per_pair) == {(r, n) for r in (None, 0.5, 2.0) for n in names}
+    for r in recs[:3]:  # balanced: every word sends and receives its full mass
+        assert r["OT"] == "balanced" and r["genuine words keep"] == pytest.approx(1, abs=1e-3)
+        assert r["transported mass"] == pytest.approx(1, abs=1e-3)
+    assert math.isnan(recs[0]["appended words keep"]) and math.isnan(
+        recs[0]["mass on appended words"]
+    )
+    assert recs[1]["appended words keep"] == pytest.approx(1, abs=1e-3)
+    assert all(r["OT"] == "unbalanced" and r["transported mass"] < 1 for r in recs[3:])
+    # the last record, from its parts
+    plans = A.transport_plans(noisy["en"], LossConfig(eps=0.1, cost="euclidean", reach=2.0))
+    scored = [A.genuine_links(p, c, lex, "de") for c, p in zip(noisy["en"], plans, strict=True)]
+    masses = [
+        A.kept_mass(p, c.src_genuine, c.en_genuine) for c, p in zip(noisy["en"], plans, strict=True)
+    ]
+    counts = scored[0][0] + scored[1][0]
+    last = recs[-1]
+    assert (
+        last["judged links"] == counts.scored
+        and last["precision (genuine words)"] == counts.precision
+    )
+    assert last["links into appended words"] == (scored[0][1] + scored[1][1]) / counts.links
+    assert last["appended words keep"] == pytest.approx(np.mean([m.en_noise for m in masses]))
+    assert last["genuine words keep"] == pytest.approx(np.mean([m.en_genuine for m in masses]))
+    correct, judged = per_pair[2.0, "English-side noise"]
+    assert correct.tolist() == [s.correct for s, _ in scored] and judged.tolist() == [
+        s.scored for s, _ in scored
+    ]
+    # precomputed balanced plans of the clean pairs are used as they are
+    given = A.transport_plans(clean, LossConfig(eps=0.1, cost="euclidean"))
+    again, _ = A.noise_records(clean, noisy, plan, [0.5, 2.0], lex, "de", clean_plans=given)
+    same = [k for k in recs[0] if not (isinstance(recs[0][k], float) and math.isnan(recs[0][k]))]
+    assert all(again[0][k] == recs[0][k] for k in same)

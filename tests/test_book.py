@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from wordot import runner
+from wordot.book import runner
+
+ROOT = runner.project_root()
 
 
 def test_executed_chapters_are_up_to_date():
@@ -17,14 +19,14 @@ def test_executed_chapters_are_up_to_date():
 
 
 def test_executed_chapters_are_from_one_real_profile():
-    manifest = json.loads((runner.ROOT / "book" / "chapters" / runner.MANIFEST).read_text())
+    manifest = json.loads((ROOT / "book" / "chapters" / runner.MANIFEST).read_text())
     profiles = {rec["profile"] for rec in manifest["chapters"].values()}
     # the book shows real runs; smoke is for CI only
     assert profiles <= {"cpu", "paper"}, f"book/chapters was executed with {profiles}"
 
 
 def test_every_chapter_is_in_the_toc():
-    toc = (runner.ROOT / "_toc.yml").read_text()
+    toc = (ROOT / "_toc.yml").read_text()
     for chapter in runner.discover():
         assert f"book/chapters/{chapter.name}" in toc, f"{chapter.name} missing from _toc.yml"
 

@@ -8,13 +8,19 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from wordot import corpora as C
+from wordot.corpora import cli, context, ddtp, freedict, gettext, sections
+from wordot.languages import OFFLINE
+from wordot.paths import read_jsonl, write_jsonl
 
 FIX = Path(__file__).parent / "fixtures" / "corpora"
 
@@ -74,7 +80,7 @@ def test_parse_description_paragraphs_bullets_and_preformatted():
 def _fixture_descriptions(lang: str) -> dict[str, tuple[str, list[str]]]:
     out = {}
     for st in C.iter_deb822(FIX / f"Translation-{lang}"):
-        out[st["Description-md5"]] = C._description(st, f"Description-{lang}")
+        out[st["Description-md5"]] = C.description_lines(st, f"Description-{lang}")
     return out
 
 
@@ -304,7 +310,7 @@ def test_keep_pair_reasons():
 
 def test_filtered_deduplicates_on_normalised_text():
     stats = collections.Counter()
-    rows = C._filtered(
+    rows = C.filter_pairs(
         [("Datei öffnen", "Open file", ""), ("Datei  öffnen.", "open file", ""), ("Ja", "Yes", "")],
         stats,
     )
@@ -374,9 +380,9 @@ def _fake_wheels(reqs, dest):
 
 @pytest.fixture
 def built(tmp_path, monkeypatch):
-    monkeypatch.setattr(C, "Apt", FakeApt)
-    monkeypatch.setattr(C, "pip_download", _fake_wheels)
-    monkeypatch.setattr(C, "MIN_SECTION_GROUP", 1)
+    monkeypatch.setattr(context, "Apt", FakeApt)
+    monkeypatch.setattr(gettext, "pip_download", _fake_wheels)
+    monkeypatch.setattr(sections, "MIN_SECTION_GROUP", 1)
     FakeApt.calls.clear()
     cards = C.build(["de"], cache=tmp_path, progress=False)
     return tmp_path, cards
@@ -390,13 +396,13 @@ def test_build_from_fixtures(built):
     assert ddtp["stats"]["descriptions"] == 6 and ddtp["stats"]["long_blocks"] == 1
     assert ddtp["stats"]["sentence_pairs"] == 14
     n = card["sources"]["ddtp"]["pairs"]
-    assert sum(n.values()) == len(C.load_pairs("de", "train", ["ddtp"], root)) + len(
-        C.load_pairs("de", "dev", ["ddtp"], root)
-    ) + len(C.load_pairs("de", "test", ["ddtp"], root))
+    assert sum(n.values()) == len(C.offline_pairs("de", "train", ["ddtp"], root)) + len(
+        C.offline_pairs("de", "dev", ["ddtp"], root)
+    ) + len(C.offline_pairs("de", "test", ["ddtp"], root))
     assert (
-        C.load_pairs("de", "train", ["gettext"], root)
-        + C.load_pairs("de", "test", ["gettext"], root)
-        + C.load_pairs("de", "dev", ["gettext"], root)
+        C.offline_pairs("de", "train", ["gettext"], root)
+        + C.offline_pairs("de", "test", ["gettext"], root)
+        + C.offline_pairs("de", "dev", ["gettext"], root)
     )
     assert card["sources"]["gettext"]["licence"].startswith("BSD-3-Clause")
     assert card["lexicon"]["licence"] == "GPL-2+" and C.load_lexicon("de", root)["und"] == {"and"}
@@ -431,9 +437,9 @@ def test_build_from_fixtures(built):
 
 def test_splits_follow_packages_and_are_disjoint(built):
     root, _ = built
-    items = list(C._read_jsonl(root / "sections" / "items.jsonl"))
+    items = list(read_jsonl(root / "sections" / "items.jsonl"))
     assert all(it["split"] == C.bucket(it["group"]) for it in items)
-    splits = {s: C.load_pairs("de", s, cache=root) for s in C.SPLITS}
+    splits = {s: C.offline_pairs("de", s, cache=root) for s in C.SPLITS}
     keys = {s: {C.norm(en) for _, en in p} for s, p in splits.items()}
     src = {s: {C.norm(x) for x, _ in p} for s, p in splits.items()}
     assert not keys["test"] & (keys["train"] | keys["dev"]) and not keys["dev"] & keys["train"]
@@ -448,9 +454,9 @@ def test_build_is_resumable(built, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a finished step ran again")
 
-    monkeypatch.setattr(C, "align_descriptions", boom)
-    monkeypatch.setattr(C, "lexicon_from_dictd", boom)
-    monkeypatch.setattr(C, "catalogue_pairs", boom)
+    monkeypatch.setattr(ddtp, "align_descriptions", boom)
+    monkeypatch.setattr(freedict, "lexicon_from_dictd", boom)
+    monkeypatch.setattr(gettext, "catalogue_pairs", boom)
     C.build(["de"], cache=root, progress=False)
     assert {p: p.stat().st_mtime_ns for p in (root / "raw").rglob("*.jsonl")} == mtimes
     assert (root / "lexicons" / "de.json").stat().st_mtime_ns == lex
@@ -468,7 +474,7 @@ def test_finalize_moves_and_drops_across_sources(tmp_path):
         if C.bucket("en:" + C.norm(f"Shared sentence number {i}"), seed) == "train"
     )
     raw = tmp_path / "raw" / "de"
-    C._write_jsonl(
+    write_jsonl(
         raw / "ddtp.jsonl",
         [
             {"src": "Geteilter Satz", "en": shared, "group": test_pkg},
@@ -476,19 +482,19 @@ def test_finalize_moves_and_drops_across_sources(tmp_path):
             {"src": "Nur im Training", "en": "Only in training here", "group": train_pkg},
         ],
     )
-    C._write_jsonl(
+    write_jsonl(
         tmp_path / "raw" / "fr" / "gettext.jsonl",
         [{"src": "Phrase partagée", "en": shared, "group": ""}],
     )
-    C._write_jsonl(
+    write_jsonl(
         raw / "gettext.jsonl", [{"src": "Nur im Training", "en": "Different English", "group": ""}]
     )
     counts = C.finalize(tmp_path, seed)
-    test_de = C.load_pairs("de", "test", cache=tmp_path)
-    train_de = C.load_pairs("de", "train", cache=tmp_path)
+    test_de = C.offline_pairs("de", "test", cache=tmp_path)
+    train_de = C.offline_pairs("de", "train", cache=tmp_path)
     assert test_de == [("Geteilter Satz", shared)]
     assert ("Geteilter Satz zwei", shared) not in train_de  # DDTP pair of a train package: dropped
-    assert C.load_pairs("fr", "test", cache=tmp_path) == [("Phrase partagée", shared)]  # moved
+    assert C.offline_pairs("fr", "test", cache=tmp_path) == [("Phrase partagée", shared)]  # moved
     assert ("Nur im Training", "Only in training here") in train_de
     assert counts["fr"]["gettext"]["test"] == 1
 
@@ -498,7 +504,7 @@ def test_finalize_moves_and_drops_across_sources(tmp_path):
 
 def test_loaders_name_the_build_command(tmp_path):
     with pytest.raises(C.CorpusError, match=r"python -m wordot corpora --languages de"):
-        C.load_pairs("de", cache=tmp_path)
+        C.offline_pairs("de", cache=tmp_path)
     with pytest.raises(C.CorpusError, match=r"--steps lexicon"):
         C.load_lexicon("fr", cache=tmp_path)
     with pytest.raises(C.CorpusError, match=r"no zh-English dictionary"):
@@ -506,23 +512,23 @@ def test_loaders_name_the_build_command(tmp_path):
     with pytest.raises(C.CorpusError, match=r"--steps sections"):
         C.load_sections("de", "test", cache=tmp_path)
     with pytest.raises(ValueError, match="split"):
-        C.load_pairs("de", "validation", cache=tmp_path)
+        C.offline_pairs("de", "validation", cache=tmp_path)
 
 
 def test_missing_source_is_named(built):
     root, _ = built
     with pytest.raises(C.CorpusError, match=r"\['bible'\] not built.*--steps bible"):
-        C.load_pairs("de", "train", sources=["bible"], cache=root)
-    C._save_raw(root, "de", "bible", [], {"available": False, "stats": {}})
+        C.offline_pairs("de", "train", sources=["bible"], cache=root)
+    C.write_raw(root, "de", "bible", [], {"available": False, "stats": {}})
     with pytest.raises(C.CorpusError, match=r"no de text"):
-        C.load_pairs("de", "train", sources=["bible"], cache=root)
+        C.offline_pairs("de", "train", sources=["bible"], cache=root)
 
 
-def test_cache_dir_default(monkeypatch, tmp_path):
+def test_corpora_dir_default(monkeypatch, tmp_path):
     monkeypatch.setenv("WORDOT_CACHE", str(tmp_path))
-    assert C.cache_dir() == tmp_path / "corpora"
+    assert C.corpora_dir() == tmp_path / "corpora"
     monkeypatch.delenv("WORDOT_CACHE")
-    assert C.cache_dir() == Path("~/.cache/wordot/corpora").expanduser()
+    assert C.corpora_dir() == Path("~/.cache/wordot/corpora").expanduser()
 
 
 def test_apt_config_is_private(tmp_path, monkeypatch):
@@ -540,7 +546,7 @@ def test_apt_config_is_private(tmp_path, monkeypatch):
 
 
 def test_missing_tools_say_what_to_do(tmp_path, monkeypatch):
-    monkeypatch.setattr(C.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(C.CorpusError, match=r"apt-get, dpkg-deb not found.*--steps gettext"):
         C.Apt(tmp_path).check_tools()
 
@@ -549,9 +555,50 @@ def test_main_reports_errors(tmp_path, monkeypatch, capsys):
     def fail(*args, **kwargs):
         raise C.CorpusError("apt-get failed")
 
-    monkeypatch.setattr(C, "build", fail)
+    monkeypatch.setattr(cli, "build", fail)
     assert C.main(["--out", str(tmp_path), "--languages", "de", "--no-progress"]) == 1
     assert "error: apt-get failed" in capsys.readouterr().err
+
+
+def test_unknown_language_is_a_value_error(tmp_path, capsys):
+    known = ", ".join(sorted(OFFLINE))
+    with pytest.raises(ValueError, match=rf"unknown language code\(s\) \['xx'\]; known: {known}"):
+        C.offline_pairs("xx", cache=tmp_path)
+    with pytest.raises(ValueError, match=r"\['xx'\]"):
+        C.build(["de", "xx"], cache=tmp_path / "out", progress=False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--out", str(tmp_path / "out"), "--languages", "xx", "--no-progress"])
+    assert exit_info.value.code == 2
+    assert f"unknown language code(s) ['xx']; known: {known}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing built, nothing created
+
+
+def test_corrupt_cache_file_names_the_rebuild_command(built):
+    root, _ = built
+    path = C.pairs_path(root, "de", "train")
+    path.write_text(path.read_text(encoding="utf-8") + "{not json\n", encoding="utf-8")
+    rebuild = re.escape(f"--languages de --out {root} --force")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}, line \d+.*{rebuild}"):
+        C.offline_pairs("de", "train", cache=root)
+
+
+def test_import_has_no_side_effects():
+    """Importing the package changes no umask, creates nothing, and does not pull in
+    wordot.data (data may import corpora, never the reverse)."""
+    code = (
+        "import os, sys\n"
+        "calls = []\n"
+        "real = os.umask\n"
+        "os.umask = lambda mask: calls.append(mask) or real(mask)\n"
+        "real(0o027)\n"
+        "import wordot.corpora\n"
+        "os.umask = real\n"
+        "assert not calls, calls\n"
+        "assert real(0o022) == 0o027\n"
+        "assert 'wordot.data' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.skipif(

@@ -6,6 +6,8 @@ Offline and fast: the hub code path is exercised on local files with the hub sch
 
 from __future__ import annotations
 
+import ast
+import json
 import time
 import zipfile
 from collections import Counter
@@ -14,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from wordot import data
+from wordot import data, hub, languages
 from wordot.data import ParallelCorpus
 
 FIX = Path(__file__).parent / "fixtures" / "parallel"
-ASSETS = Path(data.__file__).parent / "assets" / "parallel"
+ASSETS = Path(data.__file__).parents[1] / "assets" / "parallel"
 
 
 def corpus(n: int, lang: str = "de", prefix: str = "") -> ParallelCorpus:
@@ -31,10 +33,10 @@ def corpus(n: int, lang: str = "de", prefix: str = "") -> ParallelCorpus:
 
 
 def test_paper_corpora_cover_the_14_languages_of_table_6():
-    assert set(data.PAPER_CORPORA) == set(data.LARGE_LANGUAGES)
-    assert len(data.LARGE_LANGUAGES) == 14 and data.MAIN_LANGUAGES == ("bg", "de", "el", "es", "fr")
+    assert set(data.PAPER_CORPORA) == set(languages.LARGE)
+    assert len(languages.LARGE) == 14 and languages.MAIN == ("bg", "de", "el", "es", "fr")
     corpus_of = {k: [s.corpus for s in v.sources] for k, v in data.PAPER_CORPORA.items()}
-    assert {k for k, v in corpus_of.items() if v == ["Europarl"]} == set(data.MAIN_LANGUAGES)
+    assert {k for k, v in corpus_of.items() if v == ["Europarl"]} == set(languages.MAIN)
     assert {k for k, v in corpus_of.items() if v == ["MultiUN"]} == {"ar", "ru", "zh"}
     assert corpus_of["hi"] == ["IIT Bombay"]
     assert {k for k, v in corpus_of.items() if v == ["OpenSubtitles2018"]} == {"th", "tr", "vi"}
@@ -183,7 +185,7 @@ def test_sample_is_a_seeded_uniform_subset(tmp_path):
     # uniform: over many seeds every tenth of the corpus gets about a tenth of the sample
     hits = Counter()
     for seed in range(200):
-        for i in data._reservoir(range(1000), 50, data._rng(seed, "test")):
+        for i in data.reservoir_sample(range(1000), 50, data.seeded_rng(seed, "test")):
             hits[i // 100] += 1
     assert all(abs(hits[b] / 10_000 - 0.1) < 0.01 for b in range(10)), hits
 
@@ -192,7 +194,7 @@ def test_offline_hub_fails_fast_with_instructions(tmp_path, monkeypatch):
     import datasets
 
     offline_before = datasets.config.HF_HUB_OFFLINE
-    monkeypatch.setattr(data, "_reachable", lambda url, timeout: False)
+    monkeypatch.setattr(hub, "reachable", lambda url, timeout: (False, "test: no network"))
     t0 = time.perf_counter()
     with pytest.raises(data.DatasetNotAvailableError) as err:
         data.load_pairs("de", cache_dir=tmp_path)
@@ -223,7 +225,7 @@ def test_offline_hub_uses_a_copied_cache(tmp_path, monkeypatch):
     )
     builder.download_and_prepare()
     (tmp_path / "europarl").rename(tmp_path / "Helsinki-NLP___europarl")
-    monkeypatch.setattr(data, "_reachable", lambda url, timeout: False)
+    monkeypatch.setattr(hub, "reachable", lambda url, timeout: (False, "test: no network"))
     c = data.load_pairs("de", cache_dir=tmp_path)
     assert (len(c), c.dropped) == (4, 1)
     assert c.source == "Europarl (Helsinki-NLP/europarl, config de-en, split train)"
@@ -231,7 +233,7 @@ def test_offline_hub_uses_a_copied_cache(tmp_path, monkeypatch):
 
 
 def test_missing_opus_archive_fails_fast(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_reachable", lambda url, timeout: False)
+    monkeypatch.setattr(hub, "reachable", lambda url, timeout: (False, "test: no network"))
     with pytest.raises(data.DatasetNotAvailableError, match="legacy loading script") as err:
         data.load_pairs("tr", opus_dir=tmp_path)
     assert "curl -LO https://object.pouta.csc.fi/OPUS-OpenSubtitles/v2018/moses/en-tr" in str(
@@ -242,7 +244,7 @@ def test_missing_opus_archive_fails_fast(tmp_path, monkeypatch):
 
 def test_unreachable_host_probe_is_quick():
     t0 = time.perf_counter()
-    assert data._reachable("https://nonexistent.invalid", timeout=1.0) is False
+    assert hub.reachable("https://nonexistent.invalid", timeout=1.0)[0] is False
     assert time.perf_counter() - t0 < 5
 
 
@@ -456,3 +458,86 @@ def test_held_out_pairs_stop_at_the_pool_and_need_k():
     assert data.held_out_pairs("fr", len(pool) + 10, "smoke") == pool
     with pytest.raises(ValueError, match="k must be at least 1, got 0"):
         data.held_out_pairs("fr", 0, "smoke")
+
+
+# -- the smoke corpora cache -------------------------------------------------------------------
+
+
+def test_write_smoke_cache_lays_out_what_corpora_reads(tmp_path):
+    root = data.write_smoke_cache(tmp_path / "corpora", ["de", "fr"])
+    assert root == tmp_path / "corpora"
+    for lang in ("de", "fr"):
+        rows = {
+            split: [json.loads(x) for x in (root / "pairs" / lang / f"{split}.jsonl").open()]
+            for split in ("train", "dev", "test")
+        }
+        assert [(r["src"], r["en"]) for r in rows["train"]] == list(data.smoke_corpus(lang))
+        assert rows["test"] == rows["train"] and rows["dev"] == rows["train"][:8]
+        counts = json.loads((root / "pairs" / lang / "counts.json").read_text())
+        assert counts == {"seed": 0, "counts": {"smoke": {"train": 40, "dev": 8, "test": 40}}}
+        lexicon = json.loads((root / "lexicons" / f"{lang}.json").read_text())
+        assert lexicon["meta"] == {"source": "smoke"}
+        assert {k: set(v) for k, v in lexicon["entries"].items()} == data.SMOKE_LEXICON[lang]
+    items = [json.loads(x) for x in (root / "sections" / "items.jsonl").open()]
+    assert len(items) == 80 and Counter(i["split"] for i in items) == {
+        "train": 48,
+        "dev": 16,
+        "test": 16,
+    }
+    meta = json.loads((root / "sections" / "meta.json").read_text())
+    assert meta == {"languages": ["de", "fr"], "labels": ["home", "town", "work"], "seed": 0}
+    assert not list(root.rglob("*.tmp"))  # written atomically, nothing left behind
+
+
+# -- no import cycle -------------------------------------------------------------------------------
+
+WORDOT = Path(data.__file__).parents[1]
+
+
+def _module_files(name: str) -> list[Path]:
+    """The file that importing wordot module ``name`` runs (a package's ``__init__.py``, as
+    Python prefers it to a module of the same name); none for a name that is not a module."""
+    rel = Path(*name.split("."))
+    package = WORDOT.parent / rel
+    if (package / "__init__.py").is_file():
+        return [package / "__init__.py"]
+    module = WORDOT.parent / rel.parent / f"{rel.name}.py"
+    return [module] if module.is_file() else []
+
+
+def _wordot_imports(path: Path) -> set[str]:
+    """Every ``wordot...`` name that ``path`` imports, at module level or inside functions."""
+    parts = path.relative_to(WORDOT.parent).with_suffix("").parts
+    package = parts if path.name == "__init__.py" else parts[:-1]
+    package = package[:-1] if package[-1] == "__init__" else package
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            names |= {module} | {f"{module}.{a.name}" for a in node.names}
+    return {n for n in names if n == "wordot" or n.startswith("wordot.")}
+
+
+def test_nothing_that_data_imports_imports_data_back():
+    """wordot.data may use wordot.corpora (offline corpora), never the other way round."""
+    todo = [n for f in (WORDOT / "data").rglob("*.py") for n in _wordot_imports(f)]
+    seen: set[str] = set()
+    back = []
+    while todo:
+        name = todo.pop()
+        if name in seen or name == "wordot.data" or name.startswith("wordot.data."):
+            continue
+        seen.add(name)
+        for file in _module_files(name):
+            imports = _wordot_imports(file)
+            back += [
+                f"{file.name} imports {n}"
+                for n in imports
+                if n.split(".")[:2] == ["wordot", "data"]
+            ]
+            todo += imports
+    assert "wordot.corpora" in seen and "wordot.hub" in seen
+    assert not back, back

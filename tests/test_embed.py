@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from wordot.embed import embed_words, hidden_states, moses_words, word_spans, words_of
+from wordot.embed import EmbedConfig, embed_words, hidden_states, moses_words, word_spans, words_of
 from wordot.models import load_encoder
 
 SENTENCES = ["Ihre Schuhe passen nicht zu Ihrer Kleidung.", "Hast du das Cricket-Match gesehen?"]
@@ -38,7 +38,7 @@ def test_moses_words_split_punctuation_and_keep_compounds():
 def test_word_vectors_are_the_right_subwords(tiny, pooling):
     model, tok = tiny
     with torch.no_grad():
-        emb = embed_words(model, tok, SENTENCES, "de", pooling=pooling)
+        emb = embed_words(model, tok, SENTENCES, "de", EmbedConfig(pooling=pooling))
         words = words_of(SENTENCES, "de")
         sp = word_spans(tok, words)
         H = hidden_states(model, sp.encoding)
@@ -54,7 +54,7 @@ def test_word_vectors_are_the_right_subwords(tiny, pooling):
 
 def test_subword_mode_has_one_point_per_subword(tiny):
     model, tok = tiny
-    emb = embed_words(model, tok, SENTENCES, "de", pooling="subword")
+    emb = embed_words(model, tok, SENTENCES, "de", EmbedConfig(pooling="subword"))
     for b, sentence in enumerate(words_of(SENTENCES, "de")):
         n_sub = len(tok(sentence, is_split_into_words=True, add_special_tokens=False)["input_ids"])
         assert int(emb.mask[b].sum()) == n_sub == len(emb.words[b])
@@ -65,7 +65,7 @@ def test_subword_mode_has_one_point_per_subword(tiny):
 def test_truncation_drops_whole_words_and_counts_them(tiny):
     model, tok = tiny
     long = " ".join(["Kleidung"] * 40)
-    emb = embed_words(model, tok, [long, SENTENCES[0]], "de", max_length=16)
+    emb = embed_words(model, tok, [long, SENTENCES[0]], "de", EmbedConfig(max_length=16))
     kept = int(emb.mask[0].sum())
     n_sub = len(tok.tokenize("Kleidung"))
     assert kept == (16 - 2) // n_sub  # [CLS] + whole words + [SEP] within 16 tokens
@@ -78,15 +78,15 @@ def test_truncation_drops_whole_words_and_counts_them(tiny):
 
 def test_layer_choice_and_gradients(tiny):
     model, tok = tiny
-    e0 = embed_words(model, tok, SENTENCES[:1], "de", layer=0)
-    e_last = embed_words(model, tok, SENTENCES[:1], "de", layer=-1)
+    e0 = embed_words(model, tok, SENTENCES[:1], "de", EmbedConfig(layer=0))
+    e_last = embed_words(model, tok, SENTENCES[:1], "de", EmbedConfig(layer=-1))
     assert not torch.allclose(e0.vectors, e_last.vectors)
     e_last.vectors.sum().backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
     model.zero_grad()
     with pytest.raises(ValueError, match="layer 9 out of range"):
-        embed_words(model, tok, SENTENCES[:1], "de", layer=9)
+        embed_words(model, tok, SENTENCES[:1], "de", EmbedConfig(layer=9))
 
 
 def test_bad_sentences_are_named_by_index(tiny):
@@ -98,4 +98,13 @@ def test_bad_sentences_are_named_by_index(tiny):
     with pytest.raises(ValueError, match="no sentences given for de"):
         embed_words(model, tok, [], "de")
     with pytest.raises(ValueError, match="unknown pooling 'max'"):
-        embed_words(model, tok, SENTENCES, "de", pooling="max")
+        embed_words(model, tok, SENTENCES, "de", EmbedConfig(pooling="max"))
+    with pytest.raises(TypeError, match="list of sentences, got the string 'Hallo'"):
+        embed_words(model, tok, "Hallo", "de")
+
+
+def test_embed_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="layer must be an integer"):
+        EmbedConfig(layer=1.5)
+    with pytest.raises(ValueError, match="max_length must be at least 2"):
+        EmbedConfig(max_length=0)

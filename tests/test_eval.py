@@ -1,4 +1,4 @@
-"""wordot.eval on hand-made data and the tiny random encoder (offline, seconds).
+"""wordot.evaluation on hand-made data and the tiny random encoder (offline, seconds).
 
 The corpora loaders are replaced by small in-memory ones (``fake_corpora``), so nothing here
 needs the built cache under ~/.cache/wordot.
@@ -14,8 +14,10 @@ import torch
 from torch import Tensor
 
 from wordot import corpora
-from wordot import eval as E
-from wordot.embed import WordEmbeddings
+from wordot import evaluation as E
+from wordot.embed import EmbedConfig, WordEmbeddings
+from wordot.evaluation import EvalSizes
+from wordot.loss import LossConfig
 from wordot.models import load_encoder
 
 
@@ -64,7 +66,7 @@ def test_identical_clouds_give_diagonal_links_and_a_permutation_is_recovered():
     perm = [2, 0, 4, 1, 3]  # English word j = source word perm[j]
     src = cloud([SRC, SRC[:3]], [x, x[:3]])
     en = cloud([EN, ["a", "b", "c", "d", "e"]], [x, x[perm]])
-    fwd, mutual = E.word_links(src, en, eps=0.05, cost="euclidean")
+    fwd, mutual = E.word_links(src, en, LossConfig(eps=0.05, cost="euclidean"))
     assert fwd[0] == mutual[0] == [(i, i) for i in range(5)]
     # source word i sits at English position perm.index(i)
     assert fwd[1] == [(i, perm.index(i)) for i in range(3)]
@@ -87,11 +89,11 @@ def test_subword_plans_are_aligned_per_word_by_mass_density():
         [["w1", "w2"]],
         owners=[[0, 1]],
     )
-    kw = {"eps": 0.5, "cost": "euclidean", "src_words": [["w1", "w2"]], "en_words": [["A", "B"]]}
-    fwd, mutual = E.word_links(src, en, **kw)
+    kw = {"src_words": [["w1", "w2"]], "en_words": [["A", "B"]]}
+    fwd, mutual = E.word_links(src, en, LossConfig(eps=0.5, cost="euclidean"), **kw)
     assert fwd == [[(0, 1), (1, 0)]] and mutual == fwd
     with pytest.raises(ValueError, match="word-level plans need"):
-        E.word_links(src, en, eps=0.01, cost="euclidean", src_words=[["w1", "w2"]])
+        E.word_links(src, en, LossConfig(eps=0.01), src_words=[["w1", "w2"]])
 
 
 def test_precision_k_of_n_identical_ignored_unknown_unscored():
@@ -121,11 +123,12 @@ def test_lexicon_match_normalisations():
 def test_end_to_end_identical_sentences_are_all_identical_links(tiny):
     model, tok = tiny
     pairs = [("the cat sat on the mat", "the cat sat on the mat"), ("a dog ran", "a dog ran")]
-    kw = {"eps": 0.01, "cost": "euclidean", "lexicon": LEXICON, "progress": False}
-    out = E.alignment_precision(model, tok, pairs, "de", **kw)
+    plan = LossConfig(eps=0.01, cost="euclidean")
+    kw = {"lexicon": LEXICON, "progress": False}
+    out = E.alignment_precision(model, tok, pairs, "de", plan, **kw)
     assert out["links"] == 6 + 3 and out["identical"] == 9
     assert out["scored"] == 0 and out["precision"] is None and out["pairs"] == 2
-    sub = E.alignment_precision(model, tok, pairs, "de", pooling="subword", **kw)
+    sub = E.alignment_precision(model, tok, pairs, "de", plan, EmbedConfig(pooling="subword"), **kw)
     assert sub["links"] == 9 and sub["identical"] == 9  # one link per word, not per subword
 
 
@@ -133,23 +136,23 @@ def test_end_to_end_scores_a_lexicon(tiny):
     model, tok = tiny
     pairs = [("Hund Katze", "dog cat")]
     lex = {"hund": {"dog", "cat"}, "katze": {"dog", "cat"}}  # whatever the plan, all correct
-    out = E.alignment_precision(
-        model, tok, pairs, "de", eps=0.05, cost="sqeuclidean", lexicon=lex, progress=False
-    )
+    plan = LossConfig(eps=0.05, cost="sqeuclidean")
+    out = E.alignment_precision(model, tok, pairs, "de", plan, lexicon=lex, progress=False)
     assert (out["scored"], out["correct"], out["precision"], out["coverage"]) == (2, 2, 1.0, 1.0)
     assert out["scored_mutual"] <= 2 and out["precision_mutual"] == 1.0
 
 
 def test_alignment_errors(tiny):
     model, tok = tiny
-    kw = {"eps": 0.05, "cost": "euclidean", "lexicon": LEXICON, "progress": False}
+    plan = LossConfig(eps=0.05, cost="euclidean")
+    kw = {"lexicon": LEXICON, "progress": False}
     with pytest.raises(ValueError, match="no pairs"):
-        E.alignment_precision(model, tok, [], "de", **kw)
+        E.alignment_precision(model, tok, [], "de", plan, **kw)
     with pytest.raises(ValueError, match="unknown language 'xx'"):
-        E.alignment_precision(model, tok, [("a", "b")], "xx", **kw)
+        E.alignment_precision(model, tok, [("a", "b")], "xx", plan, **kw)
     with pytest.raises(ValueError, match="mismatched pair counts"):
         x = torch.randn(4, 3, dtype=torch.float64)
-        E.word_links(cloud([SRC[:4]], [x]), cloud([EN[:4]] * 2, [x, x]), eps=0.1, cost="euclidean")
+        E.word_links(cloud([SRC[:4]], [x]), cloud([EN[:4]] * 2, [x, x]), LossConfig(eps=0.1))
 
 
 # -- retrieval ------------------------------------------------------------------------------
@@ -245,7 +248,7 @@ TOPICS = {
 def fake_corpora(monkeypatch):
     """Tiny stand-ins for the corpora loaders: sections in en/de, pairs and a lexicon."""
 
-    def sections(lang, split):
+    def sections(lang, split, cache=None):
         if lang not in ("en", "de"):
             raise corpora.CorpusError(f"no {lang}")
         n = {"train": 8, "dev": 3, "test": 3}[split]
@@ -258,23 +261,23 @@ def fake_corpora(monkeypatch):
 
     pairs = [(f"Hund Katze {i}", f"dog cat {i}") for i in range(12)]
 
-    def load_pairs(lang, split):
+    def offline_pairs(lang, split, cache=None):
         return pairs
 
-    def load_lexicon(lang):
+    def load_lexicon(lang, cache=None):
         if lang == "zh":
             raise corpora.CorpusError("no zh lexicon")
         return {"hund": {"dog"}, "katze": {"cat"}}
 
     monkeypatch.setattr(corpora, "load_sections", sections)
-    monkeypatch.setattr(corpora, "section_labels", lambda: sorted(TOPICS))
-    monkeypatch.setattr(corpora, "load_pairs", load_pairs)
+    monkeypatch.setattr(corpora, "section_labels", lambda cache=None: sorted(TOPICS))
+    monkeypatch.setattr(corpora, "offline_pairs", offline_pairs)
     monkeypatch.setattr(corpora, "load_lexicon", load_lexicon)
 
 
 def test_zero_shot_classification_runs_and_caches(tiny, fake_corpora, tmp_path):
     model, tok = tiny
-    kw = {"train_limit": 20, "dev_limit": None, "test_limit": None, "progress": False}
+    kw = {"sizes": EvalSizes(cls_train=20, cls_dev=None, cls_test=None), "progress": False}
     a = E.zero_shot_classification(model, tok, ["de"], feature_cache=tmp_path, **kw)
     assert a["train_n"] == 20 and a["n/en"] == a["n/de"] == 9
     assert a["gap/de"] == pytest.approx(a["acc/en"] - a["acc/de"])
@@ -308,14 +311,11 @@ def test_fingerprint_changes_with_any_weight(tiny):
 def test_evaluate_all_record(tiny, fake_corpora):
     model, tok = tiny
     kw = {
-        "eps": 0.05,
-        "cost": "euclidean",
+        "plan": LossConfig(eps=0.05, cost="euclidean"),
         "seed": 1,
-        "align_pairs": 4,
-        "retrieval_pairs": 10,
-        "cls_train": 12,
-        "cls_dev": None,
-        "cls_test": None,
+        "sizes": EvalSizes(
+            align_pairs=4, retrieval_pairs=10, cls_train=12, cls_dev=None, cls_test=None
+        ),
         "progress": False,
     }
     rec = E.evaluate_all(model, tok, ["de", "zh"], **kw)
@@ -336,9 +336,9 @@ def test_evaluate_all_record(tiny, fake_corpora):
         k: v for k, v in rec.items() if not k.startswith("time/")
     }
     with pytest.raises(ValueError, match="unknown language 'en'"):
-        E.evaluate_all(model, tok, ["en"], eps=0.05, cost="euclidean")
+        E.evaluate_all(model, tok, ["en"], plan=LossConfig(eps=0.05, cost="euclidean"))
     with pytest.raises(ValueError, match="no language"):
-        E.evaluate_all(model, tok, [], eps=0.05, cost="euclidean")
+        E.evaluate_all(model, tok, [], plan=LossConfig(eps=0.05, cost="euclidean"))
 
 
 def test_summarise_math():
@@ -382,6 +382,6 @@ def test_supported_and_compare():
 
 
 def test_squad_metrics_is_still_exported():
-    from wordot.eval import squad_metrics
+    from wordot.evaluation import squad_metrics
 
     assert squad_metrics({"q": "Paris"}, {"q": ["Paris"]}) == {"exact_match": 100.0, "f1": 100.0}

@@ -1,5 +1,6 @@
-"""wordot.experiments (many runs, records on disk, worker processes), the smoke corpora cache,
-``evaluate_all(tasks=...)`` and ``train.run_dir``: tiny model and toy data, offline."""
+"""wordot.evaluation.experiments (many runs, records on disk, worker processes), the smoke
+corpora cache, ``evaluate_all(tasks=...)`` and ``train.run_dir``: tiny model and toy data,
+offline."""
 
 from __future__ import annotations
 
@@ -7,34 +8,45 @@ import json
 
 import pytest
 
-from wordot import config, corpora, experiments, train
-from wordot import eval as E
+from wordot import config, corpora, data, train
+from wordot import evaluation as E
+from wordot.embed import EmbedConfig
+from wordot.evaluation import EvalSizes, experiments
+from wordot.loss import LossConfig
 from wordot.models import encoder_label, load_encoder
 
 
 @pytest.fixture
-def smoke_env(tmp_path, monkeypatch):
-    """A toy corpora cache as WORDOT_CACHE and a private runs_dir."""
-    corpora.write_smoke_cache(tmp_path / "cache" / "corpora")
-    monkeypatch.setenv("WORDOT_CACHE", str(tmp_path / "cache"))
+def smoke_cache(tmp_path):
+    """A toy corpora cache, passed to the functions that read it."""
+    return data.write_smoke_cache(tmp_path / "cache" / "corpora")
+
+
+@pytest.fixture
+def smoke_env(tmp_path):
+    """Profile overrides: a private runs_dir."""
     return {"runs_dir": str(tmp_path / "runs")}
 
 
-def test_smoke_cache_has_the_real_format(smoke_env):
-    pairs = corpora.load_pairs("de", "test")
+def test_smoke_cache_has_the_real_format(smoke_cache):
+    pairs = corpora.offline_pairs("de", "test", cache=smoke_cache)
     assert len(pairs) == 40 and pairs[0][1] == "Your shoes don't match your clothes."
-    assert corpora.load_lexicon("fr")["chaussures"] == {"shoes"}
-    assert corpora.section_labels() == ["home", "town", "work"]
-    en = corpora.load_sections("en", "train")
+    assert corpora.load_lexicon("fr", cache=smoke_cache)["chaussures"] == {"shoes"}
+    assert corpora.section_labels(cache=smoke_cache) == ["home", "town", "work"]
+    en = corpora.load_sections("en", "train", cache=smoke_cache)
     assert len(en) == 3 * 24 and {label for _, label in en} == {"home", "town", "work"}
-    assert len(corpora.load_sections("es", "test")) == 40 - 32
+    assert len(corpora.load_sections("es", "test", cache=smoke_cache)) == 40 - 32
     with pytest.raises(corpora.CorpusError, match="not ru"):
-        corpora.load_sections("ru", "test")
+        corpora.load_sections("ru", "test", cache=smoke_cache)
 
 
-def test_evaluate_all_tasks_subset(smoke_env):
+def test_evaluate_all_tasks_subset(smoke_cache):
     model, tok = load_encoder("tiny")
-    kw = {"eps": 0.05, "cost": "euclidean", "align_pairs": 4, "retrieval_pairs": 10}
+    kw = {
+        "plan": LossConfig(eps=0.05, cost="euclidean"),
+        "sizes": EvalSizes(align_pairs=4, retrieval_pairs=10),
+        "corpora_dir": smoke_cache,
+    }
     rec = E.evaluate_all(model.eval(), tok, ["de"], tasks=["retrieval"], progress=False, **kw)
     assert rec["tasks"] == "retrieval" and rec["retrieval/de/n"] == 10
     assert not any(k.startswith(("align/", "cls/")) for k in rec) and rec["skipped"] == []
@@ -55,10 +67,30 @@ def test_run_dir_separates_settings_and_data(tmp_path):
     assert len(names) == 4 and all(n.startswith("wordot-") and len(n) == 15 for n in names)
 
 
-def test_jobs_write_records_and_reuse_them(smoke_env):
+def test_eval_kwargs_route_the_profile_and_changes():
+    p = config.resolve("cpu")
+    kw = experiments.eval_kwargs(p)
+    assert kw["langs"] == list(p.study.languages) and kw["tasks"] == E.TASKS
+    assert kw["plan"] == LossConfig(eps=p.loss.eps, cost=p.loss.cost, reach=p.loss.reach, tol=None)
+    assert kw["embed"] == p.embed
+    assert kw["sizes"] == EvalSizes(align_pairs=150, retrieval_pairs=300, cls_train=1000)
+    kw = experiments.eval_kwargs(
+        p, eps=0.2, pooling="mean", cls_dev=5, langs=["es"], tasks=["align"]
+    )
+    assert kw["plan"].eps == 0.2 and kw["plan"].cost == p.loss.cost and kw["plan"].tol is None
+    assert kw["embed"] == EmbedConfig("mean", p.embed.layer, p.embed.max_length)
+    assert kw["sizes"].cls_dev == 5 and kw["langs"] == ["es"] and kw["tasks"] == ("align",)
+    assert experiments.eval_kwargs(p, tol=1e-3)["plan"].tol == 1e-3
+    assert (
+        experiments.eval_kwargs(config.resolve("smoke", eval_cls_train="none"))["sizes"].cls_train
+        is None
+    )
+
+
+def test_jobs_write_records_and_reuse_them(smoke_env, smoke_cache):
     before = experiments.Job("initial", "smoke", smoke_env, train=False, eval_seed=0)
     after = experiments.Job("tuned", "smoke", smoke_env | {"max_steps": 2}, eval_seed=0)
-    recs = experiments.run_jobs([after, before], workers=1, progress=False)
+    recs = experiments.run_jobs([after, before], workers=1, corpora_dir=smoke_cache, progress=False)
     assert [r["job"] for r in recs] == ["tuned", "initial"]
     assert recs[0]["trained"] and recs[0]["train/steps"] == 2 and not recs[1]["trained"]
     label = encoder_label("tiny")
@@ -67,24 +99,27 @@ def test_jobs_write_records_and_reuse_them(smoke_env):
     assert path.parent.parent == train.run_dir(after.resolved())
     assert json.loads(path.read_text()) == recs[0]
     stamp = path.stat().st_mtime_ns
-    again = experiments.run_jobs([after, before], workers=2, progress=False)
+    again = experiments.run_jobs(
+        [after, before], workers=2, corpora_dir=smoke_cache, progress=False
+    )
     assert again == recs and path.stat().st_mtime_ns == stamp  # read, not recomputed
     diffs = E.compare([recs[1]], [recs[0]])
     assert diffs["retrieval/avg/p1_xx_en"]["n"] == 1
 
 
-def test_worker_processes_match_one_process(smoke_env, tmp_path):
+def test_worker_processes_match_one_process(smoke_env, smoke_cache, tmp_path):
     """Two spawned one-thread workers give the records one process gives."""
     kw = {"eval": {"tasks": ["retrieval", "align"]}}
     jobs = [
         experiments.Job(f"seed {s}", "smoke", smoke_env | {"seed": s, "max_steps": 2}, **kw)
         for s in (0, 1)
     ]
-    parallel = experiments.run_jobs(jobs, workers=2, progress=False)
+    parallel = experiments.run_jobs(jobs, workers=2, corpora_dir=smoke_cache, progress=False)
     other = {"runs_dir": str(tmp_path / "runs-serial")}
     serial = experiments.run_jobs(
         [experiments.Job(j.name, "smoke", j.overrides | other, **kw) for j in jobs],
         workers=1,
+        corpora_dir=smoke_cache,
         progress=False,
     )
     for a, b in zip(parallel, serial, strict=True):

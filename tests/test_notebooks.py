@@ -6,7 +6,8 @@ import nbformat
 import papermill
 import pytest
 
-from wordot import config, runner
+from wordot import config
+from wordot.book import runner
 
 CHAPTERS = runner.discover()
 

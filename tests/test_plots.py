@@ -91,6 +91,20 @@ def test_plan_heatmap_annotates_every_cell_and_shares_a_scale():
     assert len(fig.axes) == 2  # the plan and its colorbar
 
 
+def test_plan_heatmap_cells_are_unit_squares_and_vmin_sets_the_scale():
+    pi = np.arange(6.0).reshape(2, 3)
+    fig, ax = plt.subplots()
+    mesh = plots.plan_heatmap(ax, pi, vmin=1.0)
+    corners = (
+        mesh.get_coordinates()
+    )  # (rows + 1, columns + 1, 2): cell (i, j) is [j, j+1] x [i, i+1]
+    assert corners.shape == (3, 4, 2)
+    np.testing.assert_allclose(corners[0, 0], [0, 0])
+    np.testing.assert_allclose(corners[-1, -1], [3, 2])
+    assert mesh.get_clim() == (1.0, 5.0)
+    assert ax.yaxis_inverted()  # row 0 at the top, as a matrix is printed
+
+
 def test_plan_heatmap_checks_shapes():
     fig, ax = plt.subplots()
     with pytest.raises(ValueError, match="source labels"):

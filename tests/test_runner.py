@@ -1,11 +1,17 @@
 """The papermill runner: parameters, manifest, failures named by chapter and cell, staleness."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import nbformat
 import pytest
 
-from wordot import __version__, runner
+from wordot import __version__
+from wordot.book import runner
 
 
 def _notebook(path, cells):
@@ -38,7 +44,7 @@ def book(tmp_path):
             ("code", *PARAMS),
             (
                 "code",
-                "from wordot import config\ncfg = config.resolve(profile, eps=eps)\ncfg.eps",
+                "from wordot import config\ncfg = config.resolve(profile, eps=eps)\ncfg.demo.eps",
                 None,
             ),
         ],
@@ -48,6 +54,11 @@ def book(tmp_path):
         [
             ("code", *PARAMS),
             ("code", "x = 1", None),
+            (
+                "code",
+                "import os, time\nif os.environ.get('WORDOT_TEST_HANG'):\n    time.sleep(60)",
+                None,
+            ),
             ("code", "raise ValueError('boom at eps=%s' % eps)", None),
         ],
     )
@@ -77,7 +88,8 @@ def test_run_writes_executed_copy_and_manifest(book):
 def test_failure_names_chapter_and_cell_and_keeps_earlier_chapters(book):
     with pytest.raises(
         runner.ChapterFailed,
-        match=r"chapter 02_fails failed in cell \d+ \(ValueError: boom at eps=None\)",
+        match=r"chapter 02_fails failed in cell 3 \(\"raise ValueError\('boom at eps=%s' % eps\)\"\) "
+        r"\(ValueError: boom at eps=None\)",
     ):
         runner.run("smoke", {}, root=book, progress=False)
     manifest = json.loads((book / "book" / "chapters" / "manifest.json").read_text())
@@ -93,6 +105,10 @@ def test_unknown_parameter_and_chapter_are_rejected_before_running(book):
         runner.run("smoke", {}, only=["07"], root=book, progress=False)
     with pytest.raises(ValueError, match="unknown profile 'gpu'"):
         runner.run("gpu", {}, root=book, progress=False)
+    with pytest.raises(ValueError, match="choose the profile with --profile paper"):
+        runner.run("smoke", {"profile": "paper"}, root=book, progress=False)
+    with pytest.raises(ValueError, match="eps='nan' must be a finite number"):
+        runner.run("smoke", {"eps": "nan"}, root=book, progress=False)
     assert not (book / "book" / "chapters" / "manifest.json").exists()
 
 
@@ -115,3 +131,31 @@ def test_cli_reports_failure_with_exit_code(book, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "chapter 02_fails failed in cell" in err and "boom at eps=0.3" in err
+
+
+def test_an_interrupted_chapter_keeps_its_last_copy_and_counts_as_stale(book):
+    runner.run("smoke", {}, only=["01"], root=book, progress=False)
+    assert "01_ok" not in runner.stale_chapters(book)
+    ok_copy = (book / "book" / "chapters" / "01_ok.ipynb").read_bytes()
+    manifest = book / "book" / "chapters" / "manifest.json"
+    env = dict(os.environ, WORDOT_TEST_HANG="1")
+    cmd = [sys.executable, "-m", "wordot", "run", "--root", str(book), "--profile", "smoke"]
+    proc = subprocess.Popen(
+        [*cmd, "--no-progress", "--chapters", "02"], env=env, start_new_session=True
+    )
+    try:  # wait until chapter 02 is running (its third cell sleeps), then kill everything
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            rec = json.loads(manifest.read_text())["chapters"].get("02_fails", {})
+            if rec.get("status") == "running" and list(book.glob("book/chapters/.02_fails*")):
+                break
+            time.sleep(0.5)
+        time.sleep(3)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert json.loads(manifest.read_text())["chapters"]["02_fails"]["status"] == "running"
+    assert "02_fails" in runner.stale_chapters(book)
+    assert not (book / "book" / "chapters" / "02_fails.ipynb").exists()  # no half copy in place
+    assert (book / "book" / "chapters" / "01_ok.ipynb").read_bytes() == ok_copy
+    assert "01_ok" not in runner.stale_chapters(book)

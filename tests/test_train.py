@@ -13,8 +13,10 @@ import pytest
 import torch
 
 from wordot import data, train
+from wordot.embed import EmbedConfig
 from wordot.loss import LossConfig
 from wordot.models import load_encoder
+from wordot.train import loop
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def _cfg(**kw):
         batch_size=4,
         grad_accum=1,
         lr=3e-3,
-        loss=LossConfig(eps=0.05, lam=1.0, solver={"tol": 1e-4}),
+        loss=LossConfig(eps=0.05, lam=1.0, tol=1e-4),
         checkpoint_every=0,
         dropout=False,
         seed=0,
@@ -46,7 +48,7 @@ def _weights(path):
 def test_loss_falls_and_run_files_are_written(corpora, tmp_path):
     # the squared cost: on the tiny random encoder (word vectors of norm ~8) the Euclidean cost's
     # bounded gradients lower the loss by only ~13% in 12 steps, too close to call a fall
-    loss = LossConfig(eps=0.05, cost="sqeuclidean", lam=1.0, solver={"tol": 1e-4})
+    loss = LossConfig(eps=0.05, cost="sqeuclidean", lam=1.0, tol=1e-4)
     cfg = _cfg(max_steps=12, epochs=2, loss=loss)
     summary = train.train(cfg, corpora, tmp_path / "run", progress=False)
     log = train.read_log(tmp_path / "run")
@@ -69,7 +71,7 @@ def test_resume_reproduces_the_uninterrupted_run(corpora, tmp_path, monkeypatch)
     cfg = _cfg(max_steps=6, grad_accum=2, checkpoint_every=1, dropout=True)
     train.train(cfg, corpora, tmp_path / "full", progress=False)
 
-    real = train._group_loss
+    real = loop._group_loss
     calls = {"n": 0}
 
     def crash_at_step_5(*args, **kwargs):
@@ -78,10 +80,10 @@ def test_resume_reproduces_the_uninterrupted_run(corpora, tmp_path, monkeypatch)
             raise KeyboardInterrupt("power cut")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train, "_group_loss", crash_at_step_5)
+    monkeypatch.setattr(loop, "_group_loss", crash_at_step_5)
     with pytest.raises(KeyboardInterrupt):
         train.train(cfg, corpora, tmp_path / "cut", progress=False)
-    monkeypatch.setattr(train, "_group_loss", real)
+    monkeypatch.setattr(loop, "_group_loss", real)
     assert (tmp_path / "cut" / "checkpoints" / "step-4" / "state.json").exists()
     summary = train.train(cfg, corpora, tmp_path / "cut", resume=True, progress=False)
     assert summary["resumed_from"] == 4 and summary["steps"] == 6
@@ -111,7 +113,7 @@ def test_nan_loss_with_finite_vectors_is_caught_too(corpora, tmp_path, monkeypat
         nan = sum(e.vectors.sum() for e in src.values()) * float("nan")
         return LossParts(nan, {k: nan for k in src}, {})
 
-    monkeypatch.setattr(train, "wordot_loss", nan_loss)
+    monkeypatch.setattr(loop, "wordot_loss", nan_loss)
     with pytest.raises(train.NonFiniteLoss, match=r"loss is nan at step 1 \(language de\)"):
         train.train(_cfg(max_steps=2), corpora, tmp_path / "nan2", progress=False)
 
@@ -137,7 +139,7 @@ def test_missing_language_is_named(corpora, tmp_path):
 
 def test_resume_refuses_a_run_with_other_settings(corpora, tmp_path):
     train.train(_cfg(max_steps=1), corpora, tmp_path / "run", progress=False)
-    other = _cfg(max_steps=1, lr=1e-3, loss=LossConfig(eps=0.1, lam=1.0, solver={"tol": 1e-4}))
+    other = _cfg(max_steps=1, lr=1e-3, loss=LossConfig(eps=0.1, lam=1.0, tol=1e-4))
     with pytest.raises(ValueError, match=r"other settings \(differing: loss.eps, lr\); delete"):
         train.train(other, corpora, tmp_path / "run", resume=True, progress=False)
 
@@ -204,10 +206,10 @@ def _tiny_with_pooler():
 def test_parameters_the_loss_cannot_reach_are_frozen():
     model, tok = _tiny_with_pooler()
     pooler = {"pooler.dense.weight", "pooler.dense.bias"}
-    assert set(train._freeze_unreachable(model, tok, "A cat.", _cfg())) == pooler
+    assert set(loop.freeze_unreachable(model, tok, "A cat.", EmbedConfig())) == pooler
     model, tok = _tiny_with_pooler()  # word vectors from layer 1 of 2: layer 2 is unreachable
     model.train(True)
-    frozen = set(train._freeze_unreachable(model, tok, "A cat.", _cfg(layer=1)))
+    frozen = set(loop.freeze_unreachable(model, tok, "A cat.", EmbedConfig(layer=1)))
     assert frozen == pooler | {n for n, _ in model.named_parameters() if ".layer.1." in n}
     assert not any(p.requires_grad for n, p in model.named_parameters() if n in frozen)
     assert all(p.requires_grad for n, p in model.named_parameters() if n not in frozen)
@@ -231,16 +233,17 @@ _WORKER = """
     sys.path.insert(0, sys.argv[1])
     import test_train as T
     from wordot import data, train
+    from wordot.train import loop
 
     out = Path(sys.argv[2])
     corpora = {k: data.smoke_corpus(k) for k in ("de", "fr")}
     shards, reductions = [], {}
 
-    real_group_loss = train._group_loss
+    real_group_loss = loop._group_loss
     def recording_group_loss(model, init_model, tokenizer, batch, langs, cfg, acc=None):
         shards.append({lang: batch[lang] for lang in langs})
         return real_group_loss(model, init_model, tokenizer, batch, langs, cfg, acc)
-    train._group_loss = recording_group_loss
+    loop._group_loss = recording_group_loss
 
     real_prepare = accelerate.Accelerator.prepare
     def counting_prepare(self, *objs):  # count every parameter's gradient all-reduces
@@ -260,15 +263,15 @@ _WORKER = """
     rank = torch.distributed.get_rank()
     torch.save(model.state_dict(), out / f"weights-{rank}.pt")
     accelerate.Accelerator.prepare = real_prepare
-    train._group_loss = real_group_loss
+    loop._group_loss = real_group_loss
 
-    real_loss = train.wordot_loss
+    real_loss = loop.wordot_loss
     def nan_on_rank_1(src, en, en_init, cfg):
         parts = real_loss(src, en, en_init, cfg)
         if rank == 1:
             parts.total = parts.total * float("nan")
         return parts
-    train.wordot_loss = nan_on_rank_1
+    loop.wordot_loss = nan_on_rank_1
     try:
         train.train(T._cfg(max_steps=2, cpu=True), corpora, out / "nan", progress=False)
         error = None

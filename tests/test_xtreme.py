@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import types
 import unicodedata
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wordot import config, eval, xtreme
+from wordot import config, evaluation, languages, xtreme
 from wordot.data import DatasetNotAvailableError
 from wordot.models import load_encoder
 
@@ -83,17 +84,17 @@ def test_hub_class_labels_pass_unchanged_and_other_orders_are_mapped_by_name(tmp
 
 
 def test_fixtures_have_the_hub_schemas_and_seven_scripts():
-    for lang in config.resolve("smoke").xnli_languages:
+    for lang in config.resolve("smoke").tasks.xnli_languages:
         for split in ("validation", "test"):
             ds = xtreme.load_nli(lang, split, "fixtures")
             assert sorted(ds["label"]) == [0, 1, 2], (lang, split)
     assert len(xtreme.load_nli("en", "train", "fixtures")) == 24
     squad = xtreme.load_split(xtreme.SQUAD_HUB, "plain_text", "train", "fixtures")
-    assert squad.features == xtreme._hub_features(xtreme.SQUAD_HUB)
+    assert squad.features == xtreme.hub_features(xtreme.SQUAD_HUB)
     scripts = set()
-    for lang in config.resolve("smoke").xquad_languages:
+    for lang in config.resolve("smoke").tasks.xquad_languages:
         ds = xtreme.load_split(xtreme.XQUAD_HUB, f"xquad.{lang}", "validation", "fixtures")
-        assert ds.features == xtreme._hub_features(xtreme.XQUAD_HUB)
+        assert ds.features == xtreme.hub_features(xtreme.XQUAD_HUB)
         for row in ds:
             (text,), (start,) = row["answers"]["text"], row["answers"]["answer_start"]
             assert row["context"][start : start + len(text)] == text
@@ -134,7 +135,7 @@ def test_missing_data_fails_fast_and_says_how_to_get_it(monkeypatch, tmp_path):
     ],
 )
 def test_squad_metric_single_question(prediction, references, em, f1):
-    got = eval.squad_metrics({"q": prediction}, {"q": references})
+    got = evaluation.squad_metrics({"q": prediction}, {"q": references})
     assert got["exact_match"] == pytest.approx(em)
     assert got["f1"] == pytest.approx(f1)
 
@@ -142,14 +143,14 @@ def test_squad_metric_single_question(prediction, references, em, f1):
 def test_squad_metric_averages_and_counts_missing_predictions_as_zero():
     refs = {"a": ["Cologne"], "b": ["the North Sea"], "c": ["about 1,230 kilometres"]}
     preds = {"a": "Cologne", "c": "1230 kilometres", "z": "ignored"}
-    got = eval.squad_metrics(preds, refs)
+    got = evaluation.squad_metrics(preds, refs)
     # a: EM 1, F1 1; b: missing -> 0; c: "1230 kilometres" vs "about 1230 kilometres"
     # (the comma is punctuation) -> P=1, R=2/3, F1=0.8
     assert got["exact_match"] == pytest.approx(100 / 3)
     assert got["f1"] == pytest.approx(100 * (1 + 0 + 0.8) / 3)
     assert xtreme.normalize_answer("  The  Rhine, a river. ") == "rhine river"
     with pytest.raises(ValueError):
-        eval.squad_metrics({}, {})
+        evaluation.squad_metrics({}, {})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,9 +329,33 @@ def test_presets_are_xtremes_scripts():
         xtreme.get_preset("xnli", "xtreme-2021")
     for name in config.PROFILES:  # every profile names real presets and languages
         cfg = config.resolve(name)
-        xtreme.get_preset("xnli", cfg.xnli_preset), xtreme.get_preset("xquad", cfg.xquad_preset)
-        assert set(cfg.xnli_languages) <= set(xtreme.XNLI_LANGUAGES)
-        assert set(cfg.xquad_languages) <= set(xtreme.XQUAD_LANGUAGES)
+        tasks = cfg.tasks
+        xtreme.get_preset("xnli", tasks.xnli_preset), xtreme.get_preset("xquad", tasks.xquad_preset)
+        assert set(tasks.xnli_languages) <= set(languages.XNLI)
+        assert set(tasks.xquad_languages) <= set(languages.XQUAD)
+
+
+def test_grad_accum_must_divide_among_processes():
+    # XNLI's preset: batch 8 per device x grad_accum 4 = an effective batch of 32. Under N
+    # processes each accumulates 4 / N batches; N = 3 or 8 cannot keep the batch (rounding, as
+    # max(1, 4 // N), made 8 x 1 x 3 = 24 or 8 x 1 x 8 = 64), so it is an error
+    p = xtreme.get_preset("xnli")
+    assert [xtreme.accumulation_steps(p, n) for n in (1, 2, 4)] == [4, 2, 1]
+    for n in (3, 8):
+        with pytest.raises(ValueError, match=rf"grad_accum 4 does not divide among {n} processes"):
+            xtreme.accumulation_steps(p, n)
+    with pytest.raises(ValueError) as err:
+        xtreme.accumulation_steps(p, 3)
+    assert "'xtreme'" in str(err.value) and "effective batch of 32" in str(err.value)
+
+
+def test_fine_tune_checks_the_processes_before_anything_else():
+    # a stand-in for accelerate's Accelerator launched as 3 processes: fine_tune must fail at
+    # once, before it seeds, builds a loader or touches the model
+    three = types.SimpleNamespace(num_processes=3)
+    smoke = xtreme.get_preset("xquad", "smoke")  # grad_accum 2
+    with pytest.raises(ValueError, match="grad_accum 2 does not divide among 3 processes"):
+        xtreme.fine_tune(None, [], None, smoke, accelerator=three)
 
 
 def test_paper_tables_match_the_shared_transcription_and_their_averages():
@@ -342,7 +367,7 @@ def test_paper_tables_match_the_shared_transcription_and_their_averages():
         t = xtreme.paper_table(task, metric)
         assert list(t.index) == ["mBERT", "L2", "WordOT", "WordOT*", "LargeWordOT"]
         seen = t[list(xtreme.SEEN[task])].mean(axis=1)  # English included, as in the paper
-        every = t[list(xtreme.LANGUAGES[task])].mean(axis=1)
+        every = t[list(xtreme.task_languages(task))].mean(axis=1)
         assert (seen - t["avg_seen"]).abs().max() <= 0.1, task
         assert (every - t["avg_all"]).abs().max() <= 0.1, task
     xnli = xtreme.paper_table("xnli")
@@ -392,7 +417,7 @@ def test_encoder_only_checkpoint_gets_a_new_head_and_keeps_its_weights(tmp_path)
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("xtreme")
-    cfg = config.resolve("smoke")
+    cfg = config.resolve("smoke").tasks
     t0 = time.perf_counter()
     xnli = xtreme.run_xnli(
         "tiny",
@@ -418,9 +443,9 @@ def smoke_runs(tmp_path_factory):
 def test_xnli_pipeline_on_fixtures(smoke_runs):
     out, rec, _, seconds = smoke_runs
     assert seconds < 60
-    path = xtreme.run_dir(out, "xnli", "tiny", 0)
+    path = xtreme.task_run_dir(out, "xnli", "tiny", 0)
     assert json.loads((path / "results.json").read_text())["metrics"] == rec["metrics"]
-    assert list(rec["metrics"]) == list(config.resolve("smoke").xnli_languages)
+    assert list(rec["metrics"]) == list(config.resolve("smoke").tasks.xnli_languages)
     for lang, m in rec["metrics"].items():
         assert m["examples"] == 3 and 0 <= m["accuracy"] <= 100
         assert any(m["accuracy"] == pytest.approx(v) for v in (0, 100 / 3, 200 / 3, 100))
@@ -447,7 +472,7 @@ def test_xnli_pipeline_on_fixtures(smoke_runs):
 
 def test_xquad_pipeline_on_fixtures(smoke_runs):
     out, _, rec, _ = smoke_runs
-    path = xtreme.run_dir(out, "xquad", "tiny", 0)
+    path = xtreme.task_run_dir(out, "xquad", "tiny", 0)
     assert rec["data"]["train"]["examples"] == 12 and rec["data"]["train"]["skipped_examples"] == 0
     assert rec["data"]["train"]["windows"] > 12  # contexts need several 64-token windows
     for lang, m in rec["metrics"].items():
@@ -470,7 +495,7 @@ def test_finished_runs_are_reused_and_fixtures_are_not_results(smoke_runs):
         "tiny",
         0,
         "smoke",
-        languages=config.resolve("smoke").xnli_languages,
+        languages=config.resolve("smoke").tasks.xnli_languages,
         data="fixtures",
         results_dir=out,
     )
@@ -482,7 +507,7 @@ def test_finished_runs_are_reused_and_fixtures_are_not_results(smoke_runs):
 
 def test_results_table_means_over_seeds_and_sits_under_the_paper():
     def fake(seed, shift):
-        langs = xtreme.XNLI_LANGUAGES
+        langs = languages.XNLI
         return {
             "task": "xnli",
             "encoder": "bert-base-multilingual-cased",

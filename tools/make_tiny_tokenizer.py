@@ -2,7 +2,7 @@
 
 WordPiece training in ``tokenizers`` is not reproducible from run to run, so the tokenizer is
 trained once with this script and the result is committed under
-``wordot/assets/tiny_tokenizer/``; :func:`wordot.models.load_encoder` only ever loads those files.
+``wordot/assets/tiny_tokenizer/``; :mod:`wordot.models.tiny` only ever loads those files.
 
     python tools/make_tiny_tokenizer.py            # rewrites wordot/assets/tiny_tokenizer/
 

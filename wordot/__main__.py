@@ -10,11 +10,12 @@ python -m wordot profiles                            # show every profile's para
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
-from . import config, runner
+from . import config
+from .book import runner
+from .corpora.cli import main as corpora_main
 
 
 def _parse_value(text: str) -> object:
@@ -34,10 +35,8 @@ def _parse_value(text: str) -> object:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "corpora":
-        from . import corpora
-
-        return corpora.main(argv[1:])
+    if argv and argv[0] == "corpora":  # its own argument parser
+        return corpora_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m wordot", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -54,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_run.add_argument("--chapters", nargs="+", help="only chapters whose name starts so")
     p_run.add_argument("--out", type=Path, help="output directory (default book/chapters)")
-    p_run.add_argument("--root", type=Path, default=runner.ROOT, help="project root")
+    p_run.add_argument(
+        "--root", type=Path, help="project root (default: found upwards from the working dir)"
+    )
     p_run.add_argument("--no-progress", action="store_true")
 
     p_build = sub.add_parser("build", help="render the book to _build/html")
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 out_dir=args.out,
                 progress=not args.no_progress,
             )
-        except (runner.ChapterFailed, ValueError, FileNotFoundError) as err:
+        except (runner.ChapterFailed, ValueError, FileNotFoundError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
         for name, rec in manifest["chapters"].items():
@@ -94,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "profiles":
         for name, prof in config.PROFILES.items():
             print(f"[{name}] {prof.description}")
-            for key, value in dataclasses.asdict(prof).items():
-                if key not in ("name", "description"):
-                    print(f"  {key} = {value!r}")
+            for key, value in config.parameters(prof).items():
+                spec = config.PARAMETERS[key]
+                where = f"{spec.group}.{spec.field}" if spec.group else spec.field
+                print(f"  {key} = {value!r}" + (f"  ({where})" if where != key else ""))
         return 0
     return 2  # pragma: no cover
 

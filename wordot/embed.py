@@ -27,6 +27,33 @@ Pooling = Literal["last", "first", "mean", "subword"]
 POOLINGS: tuple[str, ...] = ("last", "first", "mean", "subword")
 
 
+@dataclass(frozen=True)
+class EmbedConfig:
+    """How sentences become word vectors: the options of :func:`embed_words`.
+
+    ``pooling``: which subwords represent a word (``"last"`` is the paper's, Section 4.1);
+    ``layer``: the hidden layer read (-1 = last, as the paper; 0 = the embedding layer);
+    ``max_length``: subword tokens per sentence, longer sentences are truncated (words past the
+    cut are dropped and counted in ``WordEmbeddings.n_truncated``).
+    """
+
+    pooling: Pooling = "last"
+    layer: int = -1
+    max_length: int = 128
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}")
+        if isinstance(self.layer, bool) or not isinstance(self.layer, int):
+            raise ValueError(f"layer must be an integer, got {self.layer!r}")
+        if isinstance(self.max_length, bool) or not isinstance(self.max_length, int):
+            raise ValueError(f"max_length must be an integer, got {self.max_length!r}")
+        if self.max_length < 2:
+            raise ValueError(
+                f"max_length must be at least 2 (room for CLS/SEP), got {self.max_length}"
+            )
+
+
 @lru_cache(maxsize=32)
 def _moses(lang: str):
     from sacremoses import MosesTokenizer
@@ -186,22 +213,25 @@ def embed_words(
     tokenizer,
     sentences: list[str],
     lang: str,
-    *,
-    pooling: Pooling = "last",
-    layer: int = -1,
-    max_length: int = 128,
+    cfg: EmbedConfig = EmbedConfig(),
 ) -> WordEmbeddings:
     """Contextual word vectors of ``sentences`` in language ``lang``: ``(B, N, D)`` + mask.
 
     Gradients flow to ``model`` unless called under ``torch.no_grad()``.
     """
-    if pooling not in POOLINGS:
-        raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
+    if isinstance(sentences, str):
+        raise TypeError(
+            f"embed_words takes a list of sentences, got the string {sentences[:40]!r}; "
+            "wrap a single sentence in a list"
+        )
+    if not isinstance(cfg, EmbedConfig):
+        raise TypeError(f"cfg must be an EmbedConfig, got {type(cfg).__name__}")
     if not sentences:
         raise ValueError(f"no sentences given for {lang}")
+    pooling = cfg.pooling
     words = words_of(list(sentences), lang)
-    sp = word_spans(tokenizer, words, max_length)
-    H = hidden_states(model, sp.encoding, layer)
+    sp = word_spans(tokenizer, words, cfg.max_length)
+    H = hidden_states(model, sp.encoding, cfg.layer)
     P, mask, owners = selection_matrix(sp.spans, H.shape[1], pooling)
     vectors = P.to(H.device, H.dtype) @ H
     if pooling == "subword":
@@ -215,6 +245,23 @@ def embed_words(
     return WordEmbeddings(
         vectors, mask.to(H.device), point_words, sp.n_truncated, sp.n_unrepresented, owners
     )
+
+
+def embed_pairs(
+    model, tokenizer, pairs: list[tuple[str, str]], lang: str, cfg: EmbedConfig = EmbedConfig()
+) -> tuple[WordEmbeddings, WordEmbeddings]:
+    """Word vectors of both sides of ``(source, English)`` pairs, without gradients.
+
+    Returns ``(src, en)``: the source sentences embedded as language ``lang`` and the English
+    ones as ``"en"``, each ``(B, N, D)`` + mask with ``B = len(pairs)``. For looking at a model
+    (plans, divergences before and after training); training calls :func:`embed_words`.
+    """
+    if not pairs:
+        raise ValueError(f"no {lang}-en pairs given")
+    with torch.no_grad():
+        src = embed_words(model, tokenizer, [s for s, _ in pairs], lang, cfg)
+        en = embed_words(model, tokenizer, [e for _, e in pairs], "en", cfg)
+    return src, en
 
 
 def check_parallel(src: list[str], tgt: list[str]) -> None:

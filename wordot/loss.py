@@ -5,7 +5,9 @@ For each language k with a batch of parallel sentences P^k (source s, English t)
     l(c; P^k) = mean_{(s,t) in P^k} S_eps(alpha_s, beta_t)
                 + lambda * R(t),   R = || c(j, t) - c_0(j, t) ||_2^2 over English words j
 
-and the loss is the sum over languages, L(c) = sum_k l(c; P^k).
+and the loss is the sum over languages, L(c) = sum_k l(c; P^k). :func:`language_loss` is one
+term l(c; P^k), :func:`wordot_loss` the sum; both add their parts up with one formula,
+:meth:`LossParts.from_terms`, which training also uses when it reweights the drift terms.
 
 The paper prints ``-S_eps`` in Eq. 2. That cannot be what was minimised: S_eps >= 0 with equality
 when the two word clouds coincide, so minimising ``-S_eps`` pushes translations *apart* and is
@@ -27,6 +29,7 @@ Departures and options, each named after the paper's text:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,7 +37,7 @@ import torch
 from torch import Tensor
 
 from .embed import WordEmbeddings
-from .ot import Cost, sinkhorn_divergence
+from .ot import COSTS, Cost, sinkhorn_divergence
 
 
 @dataclass(frozen=True)
@@ -51,43 +54,90 @@ class LossConfig:
     cost: Cost = "euclidean"
     lam: float = 1.0
     reach: float | None = None
+    tol: float | None = None
     scope: Literal["sentence", "batch"] = "sentence"
     pooled: bool = False
     reduction: Literal["mean", "sum"] = "mean"
     backend: Literal["wordot", "geomloss"] = "wordot"
     solver: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        def positive(name: str, value: object, *, zero_ok: bool = False) -> None:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value) and (value >= 0 if zero_ok else value > 0)
+            if not ok:
+                kind = "a finite number >= 0" if zero_ok else "a finite number > 0"
+                raise ValueError(f"LossConfig.{name} must be {kind}, got {value!r}")
+
+        positive("eps", self.eps)
+        positive("lam", self.lam, zero_ok=True)
+        if self.reach is not None:
+            positive("reach", self.reach)
+        if self.tol is not None:
+            positive("tol", self.tol)
+        choices = {
+            "cost": (self.cost, COSTS),
+            "scope": (self.scope, ("sentence", "batch")),
+            "reduction": (self.reduction, ("mean", "sum")),
+            "backend": (self.backend, ("wordot", "geomloss")),
+        }
+        for name, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(
+                    f"LossConfig: unknown {name} {value!r}; choose one of {tuple(allowed)}"
+                )
+
 
 @dataclass
 class LossParts:
-    """The loss and its components, for logging: per-language S_eps and regulariser."""
+    """The loss and its components, for logging: per-language S_eps and regulariser.
+
+    ``ot[k]``: mean S_eps of language k (or ``"pooled"``); ``reg[k]``: drift of k's English side
+    (empty without a regulariser); ``total``: scalar, see :meth:`from_terms`.
+    """
 
     total: Tensor
     ot: dict[str, Tensor]
     reg: dict[str, Tensor]
 
+    @classmethod
+    def from_terms(cls, ot: dict[str, Tensor], reg: dict[str, Tensor], lam: float) -> LossParts:
+        """The one formula of the total: the sum of the S_eps terms + lambda * the sum of the
+        drift terms (the S_eps sum alone when there is no drift term)."""
+        total = sum(ot.values()) + lam * sum(reg.values()) if reg else sum(ot.values())
+        return cls(total, ot, reg)
+
+    def reweighted(self, weights: dict[str, float], lam: float) -> LossParts:
+        """The same parts with drift term k multiplied by ``weights[k]``, total recomputed."""
+        return LossParts.from_terms(self.ot, {k: v * weights[k] for k, v in self.reg.items()}, lam)
+
     def as_floats(self) -> dict[str, float]:
+        """``{"loss": total, "ot/<k>": ..., "reg/<k>": ...}`` as Python floats."""
         out = {"loss": self.total.item()}
         out.update({f"ot/{k}": v.item() for k, v in self.ot.items()})
         out.update({f"reg/{k}": v.item() for k, v in self.reg.items()})
         return out
 
 
-def _flatten(e: WordEmbeddings) -> tuple[Tensor, Tensor]:
-    """All real points of a batch as one cloud: ``(1, sum N_b, D)`` and uniform weights."""
+def flatten(e: WordEmbeddings) -> tuple[Tensor, Tensor]:
+    """All real points of a batch as one cloud: ``(1, P, D)`` with ``P = sum_b N_b`` (sentence
+    by sentence, word by word), and uniform weights ``(1, P)``."""
     pts = e.vectors[e.mask].unsqueeze(0)
     return pts, torch.full(pts.shape[:2], 1.0 / pts.shape[1], dtype=pts.dtype, device=pts.device)
 
 
-def _pad_cat(batches: list[WordEmbeddings]) -> tuple[Tensor, Tensor]:
-    """Stack several padded batches along B, padding N to the longest: ``(sum B, N, D)``."""
+def concat_batches(batches: list[WordEmbeddings]) -> WordEmbeddings:
+    """Several batches as one, stacked along B and padded to the longest: ``(sum B, N, D)``."""
+    if not batches:
+        raise ValueError("no batch to concatenate")
     n = max(b.vectors.shape[1] for b in batches)
-    vecs, wts = [], []
+    vecs, masks = [], []
     for b in batches:
         pad = n - b.vectors.shape[1]
         vecs.append(torch.nn.functional.pad(b.vectors, (0, 0, 0, pad)))
-        wts.append(torch.nn.functional.pad(b.weights, (0, pad)))
-    return torch.cat(vecs), torch.cat(wts)
+        masks.append(torch.nn.functional.pad(b.mask, (0, pad)))
+    words = [w for b in batches for w in b.words]
+    return WordEmbeddings(torch.cat(vecs), torch.cat(masks), words)
 
 
 def alignment_divergence(src: WordEmbeddings, en: WordEmbeddings, cfg: LossConfig) -> Tensor:
@@ -97,13 +147,14 @@ def alignment_divergence(src: WordEmbeddings, en: WordEmbeddings, cfg: LossConfi
             f"mismatched pair counts: {src.vectors.shape[0]} source vs {en.vectors.shape[0]} English"
         )
     if cfg.scope == "batch":
-        (x, a), (y, b) = _flatten(src), _flatten(en)
+        (x, a), (y, b) = flatten(src), flatten(en)
     elif cfg.scope == "sentence":
         x, a, y, b = src.vectors, src.weights, en.vectors, en.weights
     else:
         raise ValueError(f"unknown scope {cfg.scope!r}; choose 'sentence' or 'batch'")
+    solver = dict(cfg.solver) | ({"tol": cfg.tol} if cfg.tol is not None else {})
     s = sinkhorn_divergence(
-        x, y, a, b, eps=cfg.eps, cost=cfg.cost, reach=cfg.reach, backend=cfg.backend, **cfg.solver
+        x, y, a, b, eps=cfg.eps, cost=cfg.cost, reach=cfg.reach, backend=cfg.backend, **solver
     )
     return s.mean()
 
@@ -123,40 +174,61 @@ def drift(en: WordEmbeddings, en_init: WordEmbeddings, reduction: str = "mean") 
     raise ValueError(f"unknown reduction {reduction!r}; choose 'mean' or 'sum'")
 
 
+def language_loss(
+    src: WordEmbeddings,
+    en: WordEmbeddings,
+    en_init: WordEmbeddings | None,
+    cfg: LossConfig = LossConfig(),
+    *,
+    lang: str,
+) -> LossParts:
+    """l(c; P^k) of one language k: mean S_eps over the batch's pairs + lambda * drift.
+
+    ``src``/``en``: word embeddings ``(B, N, D)`` of the batch's two sides from the model being
+    tuned; ``en_init``: the English side from the frozen initial model (None or lambda = 0: no
+    regulariser). The parts are keyed by ``lang``.
+    """
+    reg = {lang: drift(en, en_init, cfg.reduction)} if cfg.lam and en_init is not None else {}
+    return LossParts.from_terms({lang: alignment_divergence(src, en, cfg)}, reg, cfg.lam)
+
+
 def wordot_loss(
     src: dict[str, WordEmbeddings],
     en: dict[str, WordEmbeddings],
     en_init: dict[str, WordEmbeddings] | None,
     cfg: LossConfig = LossConfig(),
 ) -> LossParts:
-    """L(c) = sum over languages of [mean S_eps + lambda * drift] (Eq. 2, sign corrected).
+    """L(c) = sum over languages of l(c; P^k) (Eq. 2, sign corrected; :func:`language_loss`).
 
     ``src[k]``/``en[k]``: word embeddings of the batch of language k and of its English side
     from the model being tuned; ``en_init[k]``: the English side from the frozen initial model
-    (None or lambda = 0: no regulariser).
+    (None or lambda = 0: no regulariser). With ``cfg.pooled`` the S_eps term is one over all
+    languages' pairs (``ot["pooled"]``), the drift terms stay per language.
     """
     if set(src) != set(en):
         raise ValueError(f"languages differ: source {sorted(src)} vs English {sorted(en)}")
     if not src:
         raise ValueError("no language in the batch")
-    reg: dict[str, Tensor] = {}
-    if cfg.lam and en_init is not None:
+    with_reg = bool(cfg.lam) and en_init is not None
+    if with_reg:
         missing = sorted(set(en) - set(en_init))
         if missing:
             raise ValueError(f"no initial-model English embeddings for {missing}")
-        reg = {k: drift(en[k], en_init[k], cfg.reduction) for k in en}
-    ot: dict[str, Tensor]
+    langs = sorted(src)
     if cfg.pooled:
-        langs = sorted(src)
-        x, a = _pad_cat([src[k] for k in langs])
-        y, b = _pad_cat([en[k] for k in langs])
-        pooled = WordEmbeddings(x, a > 0, [], 0, 0)
-        pooled_en = WordEmbeddings(y, b > 0, [], 0, 0)
-        ot = {"pooled": alignment_divergence(pooled, pooled_en, cfg)}
-    else:
-        ot = {k: alignment_divergence(src[k], en[k], cfg) for k in sorted(src)}
-    total = sum(ot.values()) + cfg.lam * sum(reg.values()) if reg else sum(ot.values())
-    return LossParts(total, ot, reg)
+        reg = {k: drift(en[k], en_init[k], cfg.reduction) for k in en} if with_reg else {}
+        pooled_src = concat_batches([src[k] for k in langs])
+        pooled_en = concat_batches([en[k] for k in langs])
+        return LossParts.from_terms(
+            {"pooled": alignment_divergence(pooled_src, pooled_en, cfg)}, reg, cfg.lam
+        )
+    parts = {
+        k: language_loss(src[k], en[k], en_init[k] if with_reg else None, cfg, lang=k)
+        for k in langs
+    }
+    ot = {k: parts[k].ot[k] for k in langs}
+    reg = {k: parts[k].reg[k] for k in en} if with_reg else {}  # in en's order, as the sum was
+    return LossParts.from_terms(ot, reg, cfg.lam)
 
 
 def l2_pair_loss(src_vecs: Tensor, en_vecs: Tensor) -> Tensor:

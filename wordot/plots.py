@@ -7,7 +7,8 @@ helpers draw the pictures that several chapters reuse:
 * :func:`clouds` -- one or two weighted 2-D point clouds (marker area proportional to weight);
 * :func:`plan_lines` -- a transport plan ``pi: (N, M)`` drawn as segments between the clouds;
 * :func:`plan_heatmap` -- a plan as a matrix, with row/column labels (e.g. the words of two
-  parallel sentences).
+  parallel sentences), drawn by seaborn's :func:`~seaborn.heatmap`: cell ``(i, j)`` spans
+  ``[j, j + 1] x [i, i + 1]`` in data coordinates (its centre is ``(j + 0.5, i + 0.5)``).
 
 Arrays may be NumPy arrays or torch tensors (detached and moved to the CPU here).
 """
@@ -18,11 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.collections import LineCollection, PathCollection, QuadMesh
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
-from matplotlib.image import AxesImage
 from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 from matplotlib.text import Text
 
@@ -57,18 +58,20 @@ def footer_text(
 ) -> str:
     """The footer line of a figure, e.g. ``data: ... · profile=smoke (eps=0.05) · ...``.
 
-    ``show`` names profile fields printed even when they equal the profile's default (those
-    that differ are always printed by :func:`wordot.config.describe`). Under the ``smoke``
-    profile the footer says the figure is a CI check, not a result.
+    ``show`` names profile parameters (their flat names, :data:`wordot.config.PARAMETERS`)
+    printed even when they equal the profile's default (those that differ are always printed by
+    :func:`wordot.config.describe`). Under the ``smoke`` profile the footer says the figure is a
+    CI check, not a result.
     """
     if not data or not isinstance(data, str):
         raise ValueError("name the data a figure shows, e.g. data='synthetic 2-D Gaussian clouds'")
-    known = set(config.parameter_names())
-    unknown = [k for k in show if k not in known]
+    values = config.parameters(cfg)
+    unknown = [k for k in show if k not in values]
     if unknown:
-        raise ValueError(f"unknown profile field(s) {unknown}; known: {sorted(known)}")
+        raise ValueError(f"unknown profile field(s) {unknown}; known: {sorted(values)}")
     run = config.describe(cfg)
-    extra = [f"{k}={getattr(cfg, k)}" for k in show if f"{k}=" not in run]
+    shown = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    extra = [f"{k}={shown[k]}" for k in show if f"{k}=" not in run]
     if extra and run.endswith(")"):  # "profile=cpu (eps=0.1)" -> "profile=cpu (eps=0.1, ...)"
         run = f"{run[:-1]}, {', '.join(extra)})"
     elif extra:
@@ -225,19 +228,22 @@ def plan_heatmap(
     tgt_labels: Sequence[str] | None = None,
     *,
     cmap: str = "Blues",
+    vmin: float = 0.0,
     vmax: float | None = None,
     annotate: bool = False,
     fmt: str = "{:.2f}",
     colorbar: bool = False,
     xlabel: str = "target",
     ylabel: str = "source",
-) -> AxesImage:
-    """Show a plan ``pi: (N, M)`` as a matrix: rows are source points, columns targets.
+) -> QuadMesh:
+    """Show a plan ``pi: (N, M)`` as a matrix (seaborn's heatmap): rows are source points,
+    columns targets; cell ``(i, j)`` is centred at ``(j + 0.5, i + 0.5)``.
 
     With labels (e.g. the words of two parallel sentences) every row/column is ticked and
     named, target labels rotated; ``annotate`` writes each entry with ``fmt``. The colour
-    scale runs from 0 to ``vmax`` (default: the largest entry), so several heatmaps can share
-    one scale. Returns the image (``image.get_array()`` is ``pi``).
+    scale runs from ``vmin`` to ``vmax`` (default: the largest entry), so several heatmaps can
+    share one scale. Returns the mesh (``mesh.get_array()`` is ``pi``; pass it to
+    ``fig.colorbar`` for a shared colour bar).
     """
     p = _numpy(pi)
     if p.ndim != 2:
@@ -248,30 +254,28 @@ def plan_heatmap(
     if tgt_labels is not None and len(tgt_labels) != m:
         raise ValueError(f"{len(tgt_labels)} target labels for a plan with {m} columns")
     top = float(np.nanmax(p)) if vmax is None else float(vmax)
-    image = ax.imshow(
-        p, cmap=cmap, vmin=0.0, vmax=top if top > 0 else 1.0, aspect="auto", interpolation="nearest"
+    sns.heatmap(
+        p,
+        ax=ax,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=top if top > vmin else vmin + 1.0,
+        annot=np.vectorize(fmt.format)(p) if annotate else None,
+        fmt="",
+        annot_kws={"fontsize": "x-small"},
+        cbar=colorbar,
+        cbar_kws={"label": r"mass $\pi_{ij}$"} if colorbar else None,
+        xticklabels=list(tgt_labels) if tgt_labels is not None else "auto",
+        yticklabels=list(src_labels) if src_labels is not None else "auto",
     )
-    if src_labels is not None:
-        ax.set_yticks(np.arange(n), labels=list(src_labels))
+    mesh = ax.collections[-1]
+    assert isinstance(mesh, QuadMesh)
     if tgt_labels is not None:
-        ax.set_xticks(
-            np.arange(m), labels=list(tgt_labels), rotation=60, ha="right", rotation_mode="anchor"
-        )
+        ax.tick_params(axis="x", labelrotation=60)
+        for t in ax.get_xticklabels():
+            t.set(ha="right", rotation_mode="anchor")
+    if src_labels is not None:
+        ax.tick_params(axis="y", labelrotation=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if annotate:
-        for i in range(n):
-            for j in range(m):
-                dark = top > 0 and p[i, j] > 0.6 * top
-                ax.text(
-                    j,
-                    i,
-                    fmt.format(p[i, j]),
-                    ha="center",
-                    va="center",
-                    fontsize="x-small",
-                    color="white" if dark else "black",
-                )
-    if colorbar:
-        ax.figure.colorbar(image, ax=ax, label=r"mass $\pi_{ij}$")
-    return image
+    return mesh

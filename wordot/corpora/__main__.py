@@ -1,0 +1,7 @@
+"""``python -m wordot.corpora``, the same as ``python -m wordot corpora``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,100 @@
+"""What a fine-tuning run depends on: :class:`TrainConfig`, and how a run profile maps to it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Profile, resolve
+from ..data import ParallelCorpus, load_corpora, prepare_language
+from ..embed import EmbedConfig
+from ..loss import LossConfig
+
+MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+
+#: the fields of a profile's ``train`` group that a run depends on (``runs_dir`` only says where)
+_SCHEDULE = (
+    "batch_size",
+    "grad_accum",
+    "lr",
+    "epochs",
+    "max_steps",
+    "checkpoint_every",
+    "freeze_word_embeddings",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a WordOT fine-tuning run depends on (written to ``config.json``)."""
+
+    encoder: str = "tiny"
+    languages: tuple[str, ...] = ("de", "fr")
+    batch_size: int = 24  # pairs per language per step (the global batch under several GPUs)
+    grad_accum: int = 2  # steps per optimiser update
+    lr: float = 5e-5
+    epochs: int = 1
+    max_steps: int | None = None  # stop after this many steps (batches per language)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    freeze_word_embeddings: bool = False
+    dropout: bool = False  # dropout noise would count as drift in the regulariser
+    seed: int = 0
+    checkpoint_every: int = 50  # optimiser updates between checkpoints (0: never)
+    keep_checkpoints: int = 2
+    mixed_precision: str = "auto"  # auto: bf16 on a GPU that supports it, else no
+    cpu: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.embed, EmbedConfig):
+            raise TypeError(f"TrainConfig.embed must be an EmbedConfig, got {self.embed!r}")
+        if not isinstance(self.loss, LossConfig):
+            raise TypeError(f"TrainConfig.loss must be a LossConfig, got {self.loss!r}")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(
+                f"TrainConfig.mixed_precision={self.mixed_precision!r}; "
+                f"choose one of {MIXED_PRECISION}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON values (tuples as lists, ``embed``/``loss`` as dicts), as they
+        are stored in ``config.json``."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+
+def config_from_profile(p: Profile) -> TrainConfig:
+    """The fine-tuning settings of a run profile (:class:`wordot.config.Profile`)."""
+    schedule = {k: getattr(p.train, k) for k in _SCHEDULE}
+    options = {"embed": p.embed, "loss": p.loss, "seed": p.seed, "cpu": p.device == "cpu"}
+    return TrainConfig(encoder=p.encoder, languages=tuple(p.data.languages), **options, **schedule)
+
+
+def _run_settings(p: Profile) -> dict[str, Any]:
+    """The training settings of ``p`` and the data they train on (what names a run)."""
+    data = {"corpus": p.data.corpus, "pairs_per_language": p.data.pairs_per_language}
+    return config_from_profile(p).to_dict() | {"data": data}
+
+
+def run_dir(p: Profile, name: str = "wordot") -> Path:
+    """Where the fine-tuning run of profile ``p`` lives: ``runs_dir/<profile>/<name>`` for the
+    profile's own settings, ``<name>-<8 hex of the settings' hash>`` for any other (training
+    settings, corpus and pairs per language), so runs with different settings never share a
+    directory. A relative ``p.train.runs_dir`` is relative to the current working directory
+    (the book runs its chapters in the project root)."""
+    settings = _run_settings(p)
+    if settings != _run_settings(resolve(p.name)):
+        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+        name = f"{name}-{digest}"
+    root = Path(p.train.runs_dir).expanduser()
+    return (root if root.is_absolute() else Path.cwd() / root) / p.name / name
+
+
+def profile_corpora(p: Profile) -> dict[str, ParallelCorpus]:
+    """Training pairs of a profile: ``p.data.pairs_per_language`` per language, prepared as the
+    paper (length filter, dedup, shuffle, upsampling); returns ``{lang: ParallelCorpus}``."""
+    raw = load_corpora(p.data.languages, p.data.corpus)
+    return {k: prepare_language(c, p.data.pairs_per_language, p.seed)[0] for k, c in raw.items()}
