@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ import pytest
 from wordot import corpora as C
 from wordot.corpora import cli, context, ddtp, freedict, gettext, sections
 from wordot.languages import OFFLINE
-from wordot.paths import read_jsonl, write_jsonl
+from wordot.paths import CorruptFileError, read_jsonl, write_jsonl
 
 FIX = Path(__file__).parent / "fixtures" / "corpora"
 
@@ -580,6 +581,133 @@ def test_corrupt_cache_file_names_the_rebuild_command(built):
     rebuild = re.escape(f"--languages de --out {root} --force")
     with pytest.raises(ValueError, match=rf"{re.escape(str(path))}, line \d+.*{rebuild}"):
         C.offline_pairs("de", "train", cache=root)
+
+
+# -- corrupt cache files ------------------------------------------------------------------------------
+
+
+def _cut_half(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _drop_last_line(path: Path) -> None:
+    """A cut at a line boundary: every line left still parses."""
+    path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:-1]))
+
+
+def _garble(path: Path) -> None:
+    """Bytes that are not UTF-8 in the middle of the file."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] + b"\xff\xfe\x00" + data[len(data) // 2 + 3 :])
+
+
+def _not_an_object(path: Path) -> None:
+    path.write_bytes(path.read_bytes() + b"[1, 2]\n")
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    """Every file of the cache but the downloads, by relative path."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "downloads" not in p.relative_to(root).parts
+    }
+
+
+RESERVED = f"raw/ddtp-reserved-seed{C.SPLIT_SEED}.json"
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("raw/de/ddtp.jsonl", _cut_half),
+        ("raw/de/ddtp.jsonl", _drop_last_line),
+        ("raw/de/ddtp.jsonl", _garble),
+        ("raw/de/ddtp.jsonl", _not_an_object),
+        ("raw/de/ddtp.jsonl", _empty),
+        ("raw/de/ddtp.meta.json", _cut_half),
+        (RESERVED, _cut_half),
+        ("raw/de/gettext.jsonl", _drop_last_line),
+        ("lexicons/de.json", _cut_half),
+        ("sections/items.jsonl", _drop_last_line),
+        ("sections/meta.json", _garble),
+    ],
+)
+def test_corpora_builds_a_corrupt_step_again(built, capsys, caplog, name, damage):
+    """A corrupt file of a step (cut short, garbled, emptied) is not taken for a finished step:
+    ``python -m wordot corpora`` says so and builds that step again, into the same bytes."""
+    root, _ = built
+    before = _snapshot(root)
+    damage(root / name)
+    assert _snapshot(root) != before
+    with caplog.at_level(logging.WARNING, logger="wordot.corpora"):
+        status = cli.main(["--out", str(root), "--languages", "de", "--no-progress"])
+    assert status == 0, capsys.readouterr().err
+    assert f"corrupt file {root / name}" in caplog.text and "again" in caplog.text
+    assert _snapshot(root) == before
+
+
+def test_corrupt_file_outside_the_steps_stops_with_the_command(built, capsys):
+    """A corrupt file the asked steps do not build: exit 1 with one paragraph naming the file
+    and the command that repairs it, and that command does."""
+    root, _ = built
+    before = _snapshot(root)
+    path = C.raw_path(root, "de", "ddtp")
+    _cut_half(path)
+    status = cli.main(["--out", str(root), "--languages", "de", "--steps", "gettext"])
+    err = capsys.readouterr().err.strip()
+    assert status == 1
+    assert err.startswith(f"error: corrupt file {path}") and "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    command = err.split("Rebuild it with: python -m wordot corpora ")[1].split()
+    assert command == ["--languages", "de", "--steps", "ddtp", "--out", str(root), "--force"]
+    assert cli.main([*command, "--no-progress"]) == 0
+    assert _snapshot(root) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "load", "command"),
+    [
+        ("pairs/de/train.jsonl", _drop_last_line, "pairs", "--languages de --out {root} --force"),
+        ("pairs/de/train.jsonl", _garble, "pairs", "--languages de --out {root} --force"),
+        ("pairs/de/train.jsonl", _not_an_object, "pairs", "--languages de --out {root} --force"),
+        ("pairs/de/train.jsonl", _empty, "pairs", "--languages de --out {root} --force"),
+        ("pairs/de/counts.json", _cut_half, "pairs", "--languages de --out {root} --force"),
+        ("lexicons/de.json", _cut_half, "lexicon", "--steps lexicon --out {root} --force"),
+        ("lexicons/de.json", _garble, "lexicon", "--steps lexicon --out {root} --force"),
+        (
+            "sections/items.jsonl",
+            _drop_last_line,
+            "sections",
+            "--steps sections --out {root} --force",
+        ),
+        ("sections/items.jsonl", _garble, "sections", "--steps sections --out {root} --force"),
+        ("sections/meta.json", _cut_half, "sections", "--steps sections --out {root} --force"),
+    ],
+)
+def test_loaders_name_a_corrupt_file_and_its_rebuild_command(built, name, damage, load, command):
+    """Whatever the damage, including a cut at a line boundary (every line left parses, the
+    row count recorded beside it does not match), the loaders raise CorruptFileError naming
+    the file and the command that rebuilds it."""
+    root, _ = built
+    loaders = {
+        "pairs": lambda: C.offline_pairs("de", "train", cache=root),
+        "lexicon": lambda: C.load_lexicon("de", cache=root),
+        "sections": lambda: C.load_sections("en", "train", cache=root),
+    }
+    loaders[load]()
+    damage(root / name)
+    with pytest.raises(CorruptFileError) as info:
+        loaders[load]()
+    msg = str(info.value)
+    assert f"corrupt file {root / name}" in msg
+    assert "Rebuild it with: python -m wordot corpora --languages de " in msg
+    assert command.format(root=root) in msg
 
 
 def test_import_has_no_side_effects():

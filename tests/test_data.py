@@ -18,6 +18,7 @@ import pytest
 
 from wordot import data, hub, languages
 from wordot.data import ParallelCorpus
+from wordot.embed import words_of
 
 FIX = Path(__file__).parent / "fixtures" / "parallel"
 ASSETS = Path(data.__file__).parents[1] / "assets" / "parallel"
@@ -77,6 +78,23 @@ def test_unknown_language_lists_the_known_ones():
         data.load_pairs("xx")
     with pytest.raises(ValueError, match="available: de, es, fr"):
         data.smoke_corpus("bg")
+
+
+def test_load_corpora_checks_every_language_and_the_origin_first(tmp_path, monkeypatch):
+    """An unknown language fails before anything is read (a hub corpus can take minutes),
+    listing the languages the origin has; an unknown origin is named as such."""
+    read = []
+    monkeypatch.setattr(data.sources, "load_pairs", lambda lang, **kw: read.append(lang))
+    with pytest.raises(ValueError, match=r"unknown hub corpus language code\(s\) \['xx'\]"):
+        data.load_corpora(["de", "xx"], "hub")
+    assert read == []
+    with pytest.raises(ValueError, match=r"\['xx'\]; known: ar, bg, de, el, es, fr, hi, ru"):
+        data.load_corpora(["xx"], "offline")
+    (tmp_path / "de-en.tsv").write_text("Ja.\tYes.\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\['fr'\]; known: de$"):
+        data.load_corpora(["fr"], tmp_path)
+    with pytest.raises(FileNotFoundError, match="unknown corpus origin 'hbu': expected 'hub'"):
+        data.load_corpora(["de"], "hbu")
 
 
 # -- hub schema through the hub code path ----------------------------------------------------
@@ -275,6 +293,89 @@ def test_tsv_empty_side_and_header(tmp_path):
     assert list(data.read_tsv(p, "de", header=True)) == [("A b.", "C d.")]
 
 
+def write_bytes(tmp_path: Path, name: str, content: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+def test_tsv_pairs_training_could_not_embed_fail_with_file_and_line(tmp_path):
+    """Issue 14, item 2: such a line used to load and crash training at its batch."""
+    lines = ["Guten Morgen.\tGood morning.", "Danke.\tThanks.", "Gut.\t!!!", "\u200b\u200b\tHello."]
+    p = tmp_path / "bad.tsv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.tsv:3: English side has only punctuation.*'Gut"):
+        data.read_tsv(p, "de")
+    c = data.read_tsv(p, "de", errors="skip")
+    assert list(c) == [("Guten Morgen.", "Good morning."), ("Danke.", "Thanks.")]
+    assert c.dropped == 2 and c.drop_reasons == {
+        "English side has only punctuation or symbols": 1,
+        "source side has only invisible characters (zero-width, format or control characters)": 1,
+    }
+
+
+def test_records_training_could_not_embed_are_dropped_and_counted():
+    records = [
+        {"translation": {"de": "Ja.", "en": "Yes."}},
+        {"translation": {"de": "...", "en": "..."}},
+        {"translation": {"de": "Nein.", "en": "\u200b"}},
+        {"translation": {"de": None, "en": "No."}},
+    ]
+    c = data.load_pairs("de", dataset=records)
+    assert list(c) == [("Ja.", "Yes.")] and c.dropped == 3
+    assert c.drop_reasons == {
+        "source side has only punctuation or symbols": 1,
+        "English side has only invisible characters (zero-width, format or control characters)": 1,
+        "empty source side": 1,
+    }
+
+
+def test_tsv_latin1_fails_naming_file_line_and_encoding(tmp_path):
+    p = write_bytes(tmp_path, "latin.tsv", "Ja.\tYes.\nSchön.\tNice.\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin\.tsv:2: not UTF-8 \(invalid .* byte 3: .*Latin-1"):
+        data.read_tsv(p, "de")
+    c = data.read_tsv(p, "de", errors="skip")
+    assert list(c) == [("Ja.", "Yes.")] and c.drop_reasons == {"not UTF-8": 1}
+
+
+def test_tsv_utf16_is_read_with_a_byte_order_mark_and_named_without(tmp_path):
+    text = "de\ten\r\nSchön.\tNice.\r\nGrüße.\tRegards.\r\n"
+    for codec in ("utf-16", "utf-16-be"):  # utf-16 writes a little-endian BOM here
+        bom = b"\xfe\xff" if codec == "utf-16-be" else b""
+        p = write_bytes(tmp_path, f"{codec}.tsv", bom + text.encode(codec))
+        assert list(data.read_tsv(p, "de")) == [("Schön.", "Nice."), ("Grüße.", "Regards.")]
+    p = write_bytes(tmp_path, "nobom.tsv", text.encode("utf-16-le"))
+    with pytest.raises(ValueError, match=r"nobom\.tsv:1: NUL byte .*UTF-16 without a byte-order"):
+        data.read_tsv(p, "de")
+
+
+def test_tsv_nul_bytes_fail_with_file_and_line_or_are_counted(tmp_path):
+    p = write_bytes(tmp_path, "nul.tsv", b"Ja.\tYes.\nNe\x00in.\tNo.\n")
+    with pytest.raises(ValueError, match=r"nul\.tsv:2: NUL byte"):
+        data.read_tsv(p, "de")
+    assert data.read_tsv(p, "de", errors="skip").drop_reasons == {"NUL byte": 1}
+    c = ParallelCorpus("de", ["Ja.", "Ne\x00in."], ["Yes.", "No."])
+    assert data.prepare_language(c, 1)[1].removed == {"NUL byte in the source side": 1}
+
+
+@pytest.mark.parametrize(
+    "first", ["de\ten", "source\ttarget", "SRC\tTGT", "German\tEnglish", "# src\ten"]
+)
+def test_tsv_header_rows_are_recognised(tmp_path, first):
+    p = tmp_path / "h.tsv"
+    p.write_text(f"\n{first}\nA b.\tC d.\n", encoding="utf-8")
+    c = data.read_tsv(p, "de")
+    assert list(c) == [("A b.", "C d.")] and c.dropped == 0
+    assert len(data.read_tsv(p, "de", header=False)) == 2
+
+
+def test_tsv_first_pair_is_not_taken_for_a_header(tmp_path):
+    p = tmp_path / "x.tsv"
+    p.write_text("Text\tText\nde\ten\n", encoding="utf-8")  # only the first line may be one
+    assert list(data.read_tsv(p, "de")) == [("Text", "Text"), ("de", "en")]
+    assert not data.is_header_row("Quelle", "Source") and data.is_header_row("fr", "English")
+
+
 def test_tsv_round_trip(tmp_path):
     c = ParallelCorpus("fr", ["Un\tdeux", "trois"], ["One\ntwo", "three"])
     back = data.read_tsv(data.write_tsv(c, tmp_path / "fr-en.tsv"), "fr")
@@ -395,6 +496,48 @@ def test_prepare_language_filters_dedups_and_upsamples():
     out, info = data.prepare_language(c, 10, seed=0)
     assert (info.available, info.requested) == (2, 10)
     assert Counter(out.src) == {"un deux": 5, "trois": 5}
+
+
+def test_prepare_language_leaves_out_what_training_could_not_embed():
+    """Issue 14, item 2: a 60-pair corpus with such pairs used to fail at step 3, on every
+    resume; now they are left out and counted, and every batch of every epoch embeds."""
+    src = [f"Satz Nummer {i}." for i in range(60)]
+    en = [f"Sentence number {i}." for i in range(60)]
+    src[13], en[27], src[44] = "\u200b \u200b", "!!!", "\u00a0\u2003"
+    out, info = data.prepare_language(ParallelCorpus("de", src, en), 57, seed=0)
+    assert info.removed == {
+        "source side has only invisible characters (zero-width, format or control characters)": 1,
+        "English side has only punctuation or symbols": 1,
+        "empty source side": 1,
+    }
+    assert info.available == 57 and "removed before: 1 source side has only" in str(info)
+    for batch in data.language_batches({"de": out}, 4, seed=0, epochs=2):
+        for s, e in zip(*batch["de"], strict=True):
+            words_of([s], "de"), words_of([e], "en")
+
+
+def test_prepare_language_counts_duplicates_and_junk_lines():
+    """Issue 14, item 6: duplicates were removed uncounted; a 100k-character line (no spaces:
+    one "word" for the word-count filter) and a 150-character token were trained on."""
+    src = ["Ein Satz.", "Ein  Satz.", "Zwei Sätze.", "x" * 100_000, f"Siehe {'a' * 150}."]
+    en = ["One sentence.", "One sentence.", "Two sentences.", "A line.", "See the link."]
+    out, info = data.prepare_language(ParallelCorpus("de", src, en), 4, seed=0)
+    assert set(out) == {("Ein Satz.", "One sentence."), ("Zwei Sätze.", "Two sentences.")}
+    assert info.removed == {
+        "longer than 1000 characters": 1,
+        "a word longer than 100 characters": 1,
+        "duplicate": 1,
+    }
+    # the bounds are arguments (None: off); in a language without spaces a sentence is one
+    # word to Moses, so one over 100 characters would not fit into max_length subwords either
+    assert data.prepare_language(ParallelCorpus("de", src, en), 4, max_word_chars=None)[
+        1
+    ].removed == {"longer than 1000 characters": 1, "duplicate": 1}
+    zh = ParallelCorpus("zh", ["我" * 100, "我" * 101, "你" * 1001], ["I.", "I am.", "You."])
+    assert data.prepare_language(zh, 1)[1].removed == {
+        "a word longer than 100 characters": 1,
+        "longer than 1000 characters": 1,
+    }
 
 
 # -- batches ------------------------------------------------------------------------------------

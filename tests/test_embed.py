@@ -1,9 +1,20 @@
 """Word embeddings: Moses words -> subword spans -> one vector per word (or per subword)."""
 
+import pickle
+
 import pytest
 import torch
 
-from wordot.embed import EmbedConfig, embed_words, hidden_states, moses_words, word_spans, words_of
+from wordot.embed import (
+    EmbedConfig,
+    SentenceError,
+    embed_words,
+    hidden_states,
+    moses_words,
+    sentence_problem,
+    word_spans,
+    words_of,
+)
 from wordot.models import load_encoder
 
 SENTENCES = ["Ihre Schuhe passen nicht zu Ihrer Kleidung.", "Hast du das Cricket-Match gesehen?"]
@@ -101,6 +112,58 @@ def test_bad_sentences_are_named_by_index(tiny):
         embed_words(model, tok, SENTENCES, "de", EmbedConfig(pooling="max"))
     with pytest.raises(TypeError, match="list of sentences, got the string 'Hallo'"):
         embed_words(model, tok, "Hallo", "de")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Gut.", None),
+        ("1 + 1 = 2", None),
+        ("我们", None),
+        ("   \t", "is empty"),
+        ("!!!", "has only punctuation or symbols"),
+        ("👨\u200d👩\u200d👧", "has only punctuation or symbols"),  # emoji joined by ZWJ
+        ("!\u200b?", "has only punctuation or symbols"),
+        ("\u200b\u200b", "has only invisible characters"),
+        ("\ufeff\x1b", "has only invisible characters"),
+        ("\u0301", "has no letter or digit"),  # a lone combining accent
+        (None, "is NoneType, not str"),
+    ],
+)
+def test_sentence_problem_is_the_rule_of_words_of(text, problem):
+    """One rule: what sentence_problem rejects, words_of (and so embed_words) rejects."""
+    got = sentence_problem(text)
+    assert (got or "").startswith(problem or "") and (got is None) == (problem is None)
+    if problem is None:
+        assert words_of([text], "de")
+    else:
+        with pytest.raises(SentenceError) as err:
+            words_of(["Gut.", text], "de")
+        assert (err.value.index, err.value.lang, err.value.problem) == (1, "de", got)
+
+
+def test_zero_width_sentence_names_index_language_and_text(tiny):
+    """Issue 14, item 2: this used to say "sentence 1 has no word the tokenizer can represent"
+    (the zero-width spaces as Moses words), naming no language."""
+    model, tok = tiny
+    with pytest.raises(
+        ValueError, match=r"sentence 1 \(de\) has only invisible .*'\\u200b\\u200b'"
+    ):
+        embed_words(model, tok, ["Gut.", "\u200b\u200b"], "de")
+    with pytest.raises(SentenceError, match=r"sentence 0 \(en\) has only punctuation or sym"):
+        embed_words(model, tok, ["!" * 200], "en")
+    with pytest.raises(SentenceError, match=r"'!{80}'\.\.\.$"):  # the text, cut at 80
+        embed_words(model, tok, ["!" * 200], "en")
+    err = SentenceError(3, "fr", "…", "has only punctuation or symbols")
+    again = pickle.loads(pickle.dumps(err))  # crosses process boundaries (worker runs)
+    assert (str(again), again.index, again.lang) == (str(err), 3, "fr")
+
+
+def test_a_sentence_whose_words_do_not_fit_names_its_language(tiny):
+    _, tok = tiny
+    word = "Kleidung" * 8
+    with pytest.raises(SentenceError, match=r"sentence 0 \(de\) has no word that fits in max_le"):
+        word_spans(tok, [[word]], max_length=4, lang="de")
 
 
 def test_embed_config_rejects_bad_values():

@@ -210,3 +210,19 @@ def test_concat_and_flatten_keep_every_real_point_in_order(batch):
     assert torch.equal(pts[0], torch.cat([src.vectors[src.mask], en.vectors[en.mask]]))
     with pytest.raises(ValueError, match="no batch to concatenate"):
         concat_batches([])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lam": float("nan")}, r"LossConfig.lam must be a finite number >= 0, got nan"),
+        ({"lam": -1.0}, r"LossConfig.lam must be a finite number >= 0, got -1.0"),
+        ({"eps": 0.0}, r"LossConfig.eps must be a finite number > 0"),
+        ({"reach": float("inf")}, r"LossConfig.reach must be a finite number > 0"),
+        ({"tol": -1e-3}, r"LossConfig.tol must be a finite number > 0"),
+    ],
+)
+def test_loss_config_refuses_values_the_loss_cannot_use(kwargs, message):
+    # issue 14, item 6: lam=nan and lam<0 used to be accepted
+    with pytest.raises(ValueError, match=message):
+        LossConfig(**kwargs)

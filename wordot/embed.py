@@ -11,10 +11,15 @@ tokenizer's ``word_ids()`` give each word's subword span. A word is then represe
 
 All four are one matrix product ``P @ H`` with a selection matrix ``P: (B, N, T)`` over the
 hidden states ``H: (B, T, D)``, so gradients flow to the encoder in every mode.
+
+A sentence without a letter or a digit has no word to embed: :func:`sentence_problem` is that
+rule, here and in the preparation of training data (:func:`wordot.data.pair_problem`), and a
+sentence it rejects raises :class:`SentenceError` naming its index, language and text.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -66,21 +71,58 @@ def moses_words(sentence: str, lang: str) -> list[str]:
     return _moses(lang).tokenize(sentence.strip(), escape=False, aggressive_dash_splits=False)
 
 
-def _is_punct(word: str) -> bool:
-    return all(unicodedata.category(ch)[0] in "PS" for ch in word)
+#: a letter or a digit (``str.isalnum``): the Moses word that holds it is a word to embed
+_WORD_CHAR = re.compile(r"[^\W_]")
+
+
+def sentence_problem(text: object) -> str | None:
+    """Why :func:`embed_words` rejects ``text`` (``"is empty"``, ``"has only punctuation"``,
+    ...), or None if it takes it: the one rule for sentences, also applied to training data.
+
+    A sentence needs a letter or a digit. Without one it has no word to align: only white
+    space, punctuation or symbols (``"!!!"``, an emoji), or only invisible characters (zero-width
+    spaces, control and format characters, which tokenizers drop).
+    """
+    if not isinstance(text, str):
+        return f"is {type(text).__name__}, not str"
+    if not text or text.isspace():
+        return "is empty"
+    if _WORD_CHAR.search(text):
+        return None
+    visible = [c for c in (unicodedata.category(ch)[0] for ch in text) if c not in "CZ"]
+    if not visible:
+        return "has only invisible characters (zero-width, format or control characters)"
+    if all(c in "PS" for c in visible):
+        return "has only punctuation or symbols"
+    return "has no letter or digit"
+
+
+class SentenceError(ValueError):
+    """A sentence :func:`embed_words` cannot embed: ``index`` in its batch, ``lang``, the
+    ``text`` and the ``problem`` (for callers that add a training step or a file line)."""
+
+    def __init__(self, index: int, lang: str, text: object, problem: str) -> None:
+        self.index, self.lang, self.text, self.problem = index, lang, text, problem
+        message = f"sentence {index} ({lang}) {problem}"
+        if isinstance(text, str):
+            message += f": {text[:80]!r}" + ("..." if len(text) > 80 else "")
+        super().__init__(message)
+
+    def __reduce__(self):  # picklable (worker processes send exceptions back)
+        return type(self), (self.index, self.lang, self.text, self.problem)
 
 
 def words_of(sentences: list[str], lang: str) -> list[list[str]]:
-    """Moses words of each sentence; empty or punctuation-only sentences raise ValueError."""
+    """Moses words of each sentence; a sentence :func:`sentence_problem` rejects raises
+    :class:`SentenceError` (a ValueError) naming its index, the language and the text."""
     out = []
     for i, sentence in enumerate(sentences):
-        if not isinstance(sentence, str):
-            raise ValueError(f"sentence {i} ({lang}) is {type(sentence).__name__}, not str")
-        words = moses_words(sentence, lang) if sentence.strip() else []
-        if not words:
-            raise ValueError(f"sentence {i} ({lang}) is empty")
-        if all(_is_punct(w) for w in words):
-            raise ValueError(f"sentence {i} ({lang}) has only punctuation: {sentence!r}")
+        problem = sentence_problem(sentence)
+        if problem:
+            raise SentenceError(i, lang, sentence, problem)
+        words = moses_words(sentence, lang)
+        if not words:  # not expected: Moses keeps every letter and digit
+            raise SentenceError(i, lang, sentence, "has no word after Moses tokenization")
         out.append(words)
     return out
 
@@ -96,11 +138,12 @@ class Spans:
     n_unrepresented: int = 0  # words the tokenizer mapped to no subword at all
 
 
-def word_spans(tokenizer, words: list[list[str]], max_length: int = 128) -> Spans:
+def word_spans(tokenizer, words: list[list[str]], max_length: int = 128, lang: str = "?") -> Spans:
     """Tokenize pre-split words and find each word's subword span.
 
     Truncation drops whole words: a word whose subwords do not all fit is removed and counted,
-    never cut in half, so word i of the output is always word i of what was kept.
+    never cut in half, so word i of the output is always word i of what was kept. A sentence
+    left with no word raises :class:`SentenceError` (``lang`` is named in it).
     """
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("a fast tokenizer is needed (word_ids); got " + type(tokenizer).__name__)
@@ -135,7 +178,12 @@ def word_spans(tokenizer, words: list[list[str]], max_length: int = 128) -> Span
                 row.append((positions[w][0], positions[w][-1]))
                 row_words.append(word)
         if not row:
-            raise ValueError(f"sentence {b} has no word the tokenizer can represent: {sentence}")
+            why = (
+                f"has no word that fits in max_length {max_length} subwords"
+                if n_full
+                else "has no word the tokenizer can represent"
+            )
+            raise SentenceError(b, lang, " ".join(sentence), why)
         spans.append(row)
         kept_words.append(row_words)
     return Spans(dict(enc), spans, kept_words, n_trunc, n_unrep)
@@ -217,7 +265,9 @@ def embed_words(
 ) -> WordEmbeddings:
     """Contextual word vectors of ``sentences`` in language ``lang``: ``(B, N, D)`` + mask.
 
-    Gradients flow to ``model`` unless called under ``torch.no_grad()``.
+    Gradients flow to ``model`` unless called under ``torch.no_grad()``. A sentence without a
+    word (:func:`sentence_problem`), or whose words the tokenizer cannot fit into
+    ``cfg.max_length``, raises :class:`SentenceError` naming its index, ``lang`` and the text.
     """
     if isinstance(sentences, str):
         raise TypeError(
@@ -230,7 +280,7 @@ def embed_words(
         raise ValueError(f"no sentences given for {lang}")
     pooling = cfg.pooling
     words = words_of(list(sentences), lang)
-    sp = word_spans(tokenizer, words, cfg.max_length)
+    sp = word_spans(tokenizer, words, cfg.max_length, lang)
     H = hidden_states(model, sp.encoding, cfg.layer)
     P, mask, owners = selection_matrix(sp.spans, H.shape[1], pooling)
     vectors = P.to(H.device, H.dtype) @ H

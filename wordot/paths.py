@@ -36,6 +36,7 @@ __all__ = [
     "read_jsonl",
     "CorruptFileError",
     "git_commit",
+    "shown",
 ]
 
 
@@ -126,13 +127,14 @@ def read_jsonl(path: str | Path, *, how_to_rebuild: str = "") -> Iterator[dict]:
     """Yield the objects of a JSON-lines file (blank lines skipped); a line that does not parse
     raises :class:`CorruptFileError` naming the file and line."""
     path = Path(path)
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+    with open(path, "rb") as fh:
+        for i, raw in enumerate(fh, 1):
             try:
+                line = raw.decode("utf-8")
+                if not line.strip():
+                    continue
                 yield json.loads(line)
-            except json.JSONDecodeError as err:
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 raise CorruptFileError(_corrupt(path, err, how_to_rebuild, line=i)) from err
 
 
@@ -157,3 +159,14 @@ def git_commit(root: str | Path | None = None) -> tuple[str, bool]:
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown", False
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a reader should see it: relative to the working directory (the project root
+    when the book runs) when it lies below it, else as given. Keeps machine-specific absolute
+    paths out of the rendered chapters."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

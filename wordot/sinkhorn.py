@@ -195,6 +195,11 @@ def solve(
             symc,
         )
         c_max = float(stack.C.detach().max())
+        if not math.isfinite(c_max):
+            raise ValueError(
+                f"the cost matrix has non-finite entries (largest {c_max}): the points are too "
+                f"large for {C.dtype} (their costs overflow); rescale them or use float64"
+            )
         tol = default_tol(C.dtype) if tol is None else float(tol)
         # rounding may keep the error from ever reaching tol in float32: the updates of f are
         # resolved to ~ machine epsilon * |f| / eps relative (the error settles at ~1/8 of

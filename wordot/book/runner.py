@@ -190,7 +190,19 @@ def _execute(chapter: Chapter, params: dict, root: Path, kernel: str, progress: 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _relative_paths(tmp, chapter, root)
     os.replace(tmp, chapter.output)
+
+
+def _relative_paths(executed: Path, chapter: Chapter, root: Path) -> None:
+    """Papermill records where it read and wrote; keep those paths relative to the project
+    root (no machine-specific absolute path, no temporary name) in the executed notebook."""
+    nb = nbformat.read(executed, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key, path in (("input_path", chapter.source), ("output_path", chapter.output)):
+        if key in meta:
+            meta[key] = os.path.relpath(path, root)
+    nbformat.write(nb, executed)
 
 
 def run(

@@ -13,7 +13,7 @@ import re
 
 from .context import BuildContext
 from .sources import BIBLES, ENGLISH_BIBLE, LICENCES
-from .store import CorpusError, raw_path, write_raw
+from .store import CorpusError, write_raw
 from .text import filter_pairs
 
 #: a verse's place: (OSIS book name, chapter, verse)
@@ -88,7 +88,7 @@ def build_bible(ctx: BuildContext, lang: str) -> None:
     """Verse pairs of a Debian SWORD Bible in ``lang`` and the World English Bible."""
     if lang not in BIBLES:
         return
-    if raw_path(ctx.root, lang, "bible").exists() and not ctx.force:
+    if ctx.raw_reusable(lang, "bible"):
         return
     (xx_pkg, xx_mod), (en_pkg, en_mod) = BIBLES[lang], ENGLISH_BIBLE
     xx_verses, xx_info = read_verses(ctx, xx_pkg, xx_mod)

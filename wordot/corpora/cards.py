@@ -10,15 +10,18 @@ import collections
 from pathlib import Path
 from typing import Any
 
-from ..paths import read_json, read_jsonl, write_json, write_text
-from .sources import PAIR_SOURCES
+from ..paths import write_json, write_text
+from .sources import DEFAULT_LANGUAGES, PAIR_SOURCES
 from .store import (
-    build_command,
+    PAIR_KEYS,
     card_path,
     counts_path,
     lexicon_path,
     pairs_path,
     raw_meta_path,
+    read_object,
+    read_rows,
+    rebuild_hint,
     sections_meta_path,
 )
 from .text import SPLITS
@@ -29,8 +32,7 @@ def _examples(root: Path, lang: str) -> dict[str, list[list[str]]]:
     eligible: dict[str, list] = collections.defaultdict(list)
     train_file = pairs_path(root, lang, "train")
     if train_file.exists():
-        how = "Rebuild it with: " + build_command([lang], force=True, out=root)
-        for r in read_jsonl(train_file, how_to_rebuild=how):
+        for r in read_rows(train_file, PAIR_KEYS, rebuild_hint([lang], None, root)):
             if 6 <= len(r["en"].split()) <= 25:
                 eligible[r["source"]].append([r["src"], r["en"]])
     return {k: [v[len(v) * i // 4] for i in (1, 2, 3)] for k, v in eligible.items()}
@@ -40,13 +42,15 @@ def data_card(root: Path, lang: str) -> dict[str, Any]:
     """The card of ``lang`` from what the cache holds now."""
     card: dict[str, Any] = {"language": lang, "target": "en", "sources": {}}
     counts_file = counts_path(root, lang)
-    counts = read_json(counts_file)["counts"] if counts_file.exists() else {}
+    how = rebuild_hint([lang], None, root)
+    counts = read_object(counts_file, ("counts",), how)["counts"] if counts_file.exists() else {}
     examples = _examples(root, lang)
     for source in PAIR_SOURCES:
         meta_file = raw_meta_path(root, lang, source)
         if not meta_file.exists():
             continue
-        meta = read_json(meta_file)
+        how = rebuild_hint([lang], [source], root)
+        meta = read_object(meta_file, ("origin", "licence", "available", "stats"), how)
         card["sources"][source] = {
             "pairs": counts.get(source, dict.fromkeys(SPLITS, 0)),
             "origin": meta["origin"],
@@ -56,9 +60,12 @@ def data_card(root: Path, lang: str) -> dict[str, Any]:
             "examples": examples.get(source, []),
         }
     if lexicon_path(root, lang).exists():
-        card["lexicon"] = read_json(lexicon_path(root, lang))["meta"]
+        how = rebuild_hint([lang], ["lexicon"], root)
+        card["lexicon"] = read_object(lexicon_path(root, lang), ("meta",), how)["meta"]
     if sections_meta_path(root).exists():
-        sec = read_json(sections_meta_path(root))
+        keys = ("languages", "labels", "split_counts", "origin", "licence")
+        how = rebuild_hint(DEFAULT_LANGUAGES, ["sections"], root)
+        sec = read_object(sections_meta_path(root), keys, how)
         if lang in sec["split_counts"]:
             card["sections"] = {
                 "items": sec["split_counts"][lang],

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..languages import OFFLINE, check_languages
+from ..paths import CorruptFileError
 from .builder import build
 from .sources import DEFAULT_LANGUAGES, STEPS
 from .store import CorpusError, corpora_dir
@@ -59,7 +60,8 @@ def _print_summary(cards: dict[str, dict]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m wordot corpora [--out DIR] [--languages ...] [--steps ...]``; returns the
-    exit status (1 when a corpus cannot be built, 2 for an unknown language code)."""
+    exit status (1 when a corpus cannot be built or a cache file it reads is corrupt, 2 for an
+    unknown language code). The build itself builds a corrupt step of ``--steps`` again."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -78,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             mirror=args.mirror,
             suite=args.suite,
         )
-    except CorpusError as err:
+    except (CorpusError, CorruptFileError) as err:  # the message says what to run
         print(f"error: {err}", file=sys.stderr)
         return 1
     _print_summary(cards)

@@ -1,16 +1,24 @@
 """What every build step is handed: the cache, the languages, the seed, apt (opened on first
-use), a progress bar and a log, and a place for what several steps share."""
+use), a progress bar and a log, a place for what several steps share, and the test of whether
+a step's files can be reused."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from ..paths import CorruptFileError
 from .apt import Apt
+from .store import raw_meta_path, raw_path, read_raw
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,6 +54,29 @@ class BuildContext:
             self.log(f"apt: {self._apt.mirror} {self._apt.suite} (private lists)")
             self._apt.update(force=self.force)
         return self._apt
+
+    def reusable(
+        self, what: str, read: Callable[[str], T], *files: Path, warn: bool = True
+    ) -> T | None:
+        """What ``read(how_to_rebuild)`` reads back from a step's ``files``, or None when the
+        step must run: the build is forced, a file is missing, or one is corrupt (``read``
+        raised :class:`~wordot.paths.CorruptFileError`; with ``warn``, a warning names the file
+        and says that ``what``, e.g. ``"the ddtp step of de"``, is built again)."""
+        if self.force or not all(f.exists() for f in files):
+            return None
+        try:
+            return read(f"Building {what} again.")
+        except CorruptFileError as err:
+            if warn:
+                log.warning("%s", err)
+            return None
+
+    def raw_reusable(self, lang: str, source: str) -> bool:
+        """Whether the step that writes ``source``'s raw pairs for ``lang`` can be skipped:
+        not forced, and both its files exist and read back (:func:`~.store.read_raw`)."""
+        files = raw_path(self.root, lang, source), raw_meta_path(self.root, lang, source)
+        read = partial(read_raw, self.root, lang, source)
+        return self.reusable(f"the {source} step of {lang}", read, *files) is not None
 
     def bar(self, it: Iterable, **kw: Any) -> Iterable:
         """``it`` with a progress bar when the build shows progress."""

@@ -12,6 +12,7 @@ import collections
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from debian.deb822 import Deb822
@@ -19,7 +20,7 @@ from debian.deb822 import Deb822
 from ..paths import write_json
 from .context import BuildContext
 from .sources import DDTP_CODES, LICENCES
-from .store import CorpusError, raw_path, reserved_path, write_raw
+from .store import CorpusError, read_reserved, reserved_path, write_raw
 from .text import bucket, filter_pairs, norm, split_sentences
 
 
@@ -180,7 +181,8 @@ def ddtp_index(ctx: BuildContext) -> DdtpIndex:
             ]
             reserved[split].update(norm(s) for s in sents)
     reserved_file = reserved_path(ctx.root, ctx.seed)
-    if not reserved_file.exists() or ctx.force:
+    read = partial(read_reserved, ctx.root, ctx.seed)
+    if ctx.reusable("the held-out sentences", read, reserved_file, warn=False) is None:
         write_json(reserved_file, {k: sorted(v) for k, v in reserved.items()})
     ctx.shared["ddtp"] = DdtpIndex(english, source_of, section_of, reserved)
     return ctx.shared["ddtp"]
@@ -188,8 +190,10 @@ def ddtp_index(ctx: BuildContext) -> DdtpIndex:
 
 def build_ddtp(ctx: BuildContext, lang: str) -> None:
     """Sentence pairs from DDTP translations of Debian package descriptions."""
-    out = raw_path(ctx.root, lang, "ddtp")
-    if out.exists() and reserved_path(ctx.root, ctx.seed).exists() and not ctx.force:
+    reserved = partial(read_reserved, ctx.root, ctx.seed)
+    reserved_file = reserved_path(ctx.root, ctx.seed)
+    step = f"the ddtp step of {lang}"
+    if ctx.raw_reusable(lang, "ddtp") and ctx.reusable(step, reserved, reserved_file) is not None:
         return
     index = ddtp_index(ctx)
     code = DDTP_CODES.get(lang, lang)

@@ -12,11 +12,12 @@ import gzip
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 from .context import BuildContext
 from .sources import FREEDICT
-from .store import lexicon_path, write_lexicon
+from .store import lexicon_path, read_object, write_lexicon
 
 _B64 = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
@@ -137,7 +138,9 @@ def build_lexicon(ctx: BuildContext, lang: str) -> None:
     """A single-word bilingual lexicon from the FreeDict dictionary of ``lang``."""
     if lang not in FREEDICT:
         return
-    if lexicon_path(ctx.root, lang).exists() and not ctx.force:
+    path = lexicon_path(ctx.root, lang)
+    read = partial(read_object, path, ("meta", "entries"))
+    if ctx.reusable(f"the lexicon step of {lang}", read, path) is not None:
         return
     name, reverse = FREEDICT[lang]
     dest, info = ctx.pkg(f"dict-freedict-{name}")

@@ -20,7 +20,7 @@ import polib
 from .apt import pip_download
 from .context import BuildContext
 from .sources import DJANGO_DIRS, DJANGO_WHEEL, JUPYTERLAB_PACKS, LICENCES
-from .store import raw_path, write_raw
+from .store import write_raw
 from .text import filter_pairs
 
 
@@ -134,7 +134,7 @@ def _wheel_entries(wheel: Path, lang: str) -> tuple[str, list[PoEntry]]:
 
 def build_gettext(ctx: BuildContext, lang: str) -> None:
     """Message pairs of Django's and JupyterLab's translation catalogues."""
-    if raw_path(ctx.root, lang, "gettext").exists() and not ctx.force:
+    if ctx.raw_reusable(lang, "gettext"):
         return
     reqs = [DJANGO_WHEEL] + ([JUPYTERLAB_PACKS[lang]] if lang in JUPYTERLAB_PACKS else [])
     stats: collections.Counter = collections.Counter()

@@ -8,12 +8,12 @@ its translations never straddle splits.
 from __future__ import annotations
 
 import collections
+from functools import partial
 
-from ..paths import read_json
 from .context import BuildContext
 from .ddtp import DdtpIndex, ddtp_index, description_lines, description_text, iter_deb822
 from .sources import DDTP_CODES, LICENCES
-from .store import sections_items_path, sections_meta_path, write_sections
+from .store import read_sections, sections_items_path, sections_meta_path, write_sections
 from .text import bucket
 
 #: Debian ``Section`` -> coarse topic of the classification set (unlisted sections, e.g. the
@@ -86,9 +86,10 @@ def build_sections(ctx: BuildContext) -> None:
     """Package descriptions labelled with a coarse group of their Debian section, in English
     and every language of the build that DDTP has (the set grows as languages are added)."""
     langs = [x for x in ctx.languages if x != "en"]
-    meta_file = sections_meta_path(ctx.root)
-    if sections_items_path(ctx.root).exists() and meta_file.exists() and not ctx.force:
-        have = read_json(meta_file)["languages"]
+    files = sections_items_path(ctx.root), sections_meta_path(ctx.root)
+    found = ctx.reusable("the sections step", partial(read_sections, ctx.root), *files)
+    if found is not None:
+        have = found[0]["languages"]
         if set(langs) <= set(have):
             return
         langs = sorted(set(langs) | set(have))

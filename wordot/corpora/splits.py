@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..paths import read_json, read_jsonl
 from .sources import PAIR_SOURCES
-from .store import build_command, raw_path, reserved_path, write_pairs
+from .store import raw_path, read_raw, read_reserved, rebuild_hint, reserved_path, write_pairs
 from .text import SPLIT_SEED, SPLITS, bucket, norm
 
 _HELD = ("test", "dev")
@@ -28,10 +27,7 @@ def _read_raw(root: Path, seed: int) -> dict[str, list[dict]]:
             path = raw_path(root, lang_dir.name, source)
             if not path.exists():
                 continue
-            how = "Rebuild it with: " + build_command(
-                [lang_dir.name], [source], force=True, out=root
-            )
-            for r in read_jsonl(path, how_to_rebuild=how):
+            for r in read_raw(root, lang_dir.name, source):
                 r["source"], r["en_key"] = source, norm(r["en"])
                 r["split"] = bucket(r["group"] or "en:" + r["en_key"], seed)
                 rows.append(r)
@@ -46,8 +42,7 @@ def _held_out(root: Path, seed: int, raw: dict[str, list[dict]]) -> dict[str, se
     reserved_file = reserved_path(root, seed)
     held: dict[str, set[str]] = {"test": set(), "dev": set()}
     if reserved_file.exists():
-        how = "Rebuild it with: " + build_command(sorted(raw), ["ddtp"], force=True, out=root)
-        held = {k: set(v) for k, v in read_json(reserved_file, how_to_rebuild=how).items()}
+        held = read_reserved(root, seed, rebuild_hint(sorted(raw), ["ddtp"], root))
     for rows in raw.values():
         for r in rows:
             if r["split"] != "train":

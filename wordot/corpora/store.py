@@ -14,6 +14,12 @@ The cache is ``corpora_dir()`` (``paths.cache_root() / "corpora"``) or a directo
 
 The path helpers and writers below are the format: the builders and
 :func:`wordot.data.write_smoke_cache` write through them, the loaders read through them.
+The readers check what they read: every line parses, is UTF-8 and has the keys of its file
+(:data:`RAW_KEYS`, :data:`PAIR_KEYS`, :data:`SECTION_KEYS`), and a file holds as many rows as
+its companion file recorded when both were written (``.meta.json`` ``candidates``,
+``counts.json``, the classification set's ``split_counts``), so a file cut at a line boundary
+is caught too. Anything else raises :class:`~wordot.paths.CorruptFileError` naming the file
+and the command that rebuilds it; the builder builds a corrupt step's files again.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 
 from ..hub import NotAvailableError
 from ..languages import OFFLINE, check_languages
-from ..paths import cache_root, read_json, read_jsonl, write_json, write_jsonl
+from ..paths import CorruptFileError, cache_root, read_json, read_jsonl, write_json, write_jsonl
 from .sources import DEFAULT_LANGUAGES, FREEDICT, PAIR_SOURCES
 from .text import SPLITS
 
@@ -56,8 +62,15 @@ def build_command(
     return cmd + (" --force" if force else "")
 
 
-def _rebuild(langs: Iterable[str], steps: Iterable[str] | None, out: Path) -> str:
+def rebuild_hint(langs: Iterable[str], steps: Iterable[str] | None, out: Path) -> str:
+    """``"Rebuild it with: <command>"``: the end of the message about a corrupt file."""
     return f"Rebuild it with: {build_command(langs, steps, force=True, out=out)}"
+
+
+#: the keys of every row of a raw, a pairs and the classification set's items file
+RAW_KEYS = ("src", "en", "group")
+PAIR_KEYS = ("src", "en", "source")
+SECTION_KEYS = ("label", "split", "text")
 
 
 # -- where things are ---------------------------------------------------------------------------
@@ -153,6 +166,79 @@ def write_sections(root: Path, items: Iterable[dict], meta: dict[str, Any]) -> N
 # -- reading ------------------------------------------------------------------------------------
 
 
+def read_rows(path: Path, keys: Sequence[str], how_to_rebuild: str) -> list[dict]:
+    """The rows of the JSON-lines file ``path``, each an object with ``keys``.
+
+    Raises:
+        CorruptFileError: a line does not parse, the file is not UTF-8 or a row lacks a key;
+            the message names the file, the line or row and ends with ``how_to_rebuild``.
+    """
+    try:
+        rows = list(read_jsonl(path, how_to_rebuild=how_to_rebuild))
+    except UnicodeDecodeError as err:
+        raise CorruptFileError(
+            f"corrupt file {path}: not UTF-8 text ({err.reason}). {how_to_rebuild}"
+        ) from err
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or not all(k in row for k in keys):
+            raise CorruptFileError(
+                f"corrupt file {path}, row {i}: {str(row)[:60]!r} is not an object with keys "
+                f"{list(keys)}. {how_to_rebuild}"
+            )
+    return rows
+
+
+def read_object(path: Path, keys: Sequence[str], how_to_rebuild: str) -> dict[str, Any]:
+    """The JSON object in ``path``, which must have ``keys``; else :class:`CorruptFileError`
+    naming the file and ending with ``how_to_rebuild``."""
+    data = read_json(path, how_to_rebuild=how_to_rebuild)
+    if not isinstance(data, dict) or not all(k in data for k in keys):
+        raise CorruptFileError(
+            f"corrupt file {path}: not a JSON object with keys {list(keys)}. {how_to_rebuild}"
+        )
+    return data
+
+
+def _check_rows(path: Path, n: int, expected: int | None, record: Path, how: str) -> None:
+    """:class:`CorruptFileError` when ``path`` has ``n`` rows where ``record`` says ``expected``
+    (a file cut at a line boundary still parses); nothing when nothing was recorded."""
+    if expected is not None and n != expected:
+        raise CorruptFileError(
+            f"corrupt file {path}: {n} rows where {record} records {expected} (cut short or "
+            f"written by an interrupted copy). {how}"
+        )
+
+
+def read_raw(root: Path, lang: str, source: str, how_to_rebuild: str | None = None) -> list[dict]:
+    """The candidate rows of ``source`` for ``lang`` (:func:`raw_path`), checked against the
+    number of rows their ``.meta.json`` recorded (when it exists)."""
+    how = how_to_rebuild or rebuild_hint([lang], [source], root)
+    path, meta_file = raw_path(root, lang, source), raw_meta_path(root, lang, source)
+    meta = read_object(meta_file, (), how) if meta_file.exists() else {}
+    rows = read_rows(path, RAW_KEYS, how)
+    _check_rows(path, len(rows), meta.get("candidates"), meta_file, how)
+    return rows
+
+
+def read_reserved(root: Path, seed: int, how_to_rebuild: str) -> dict[str, set[str]]:
+    """The held-out English sentences of :func:`reserved_path`, ``{"test": ..., "dev": ...}``."""
+    data = read_object(reserved_path(root, seed), ("test", "dev"), how_to_rebuild)
+    return {k: set(v) for k, v in data.items()}
+
+
+def read_sections(root: Path, how_to_rebuild: str) -> tuple[dict[str, Any], list[dict]]:
+    """The classification set's ``(meta, items)``, the items checked against the number of
+    English descriptions the meta recorded (when it did)."""
+    meta = read_object(sections_meta_path(root), ("languages", "labels"), how_to_rebuild)
+    path = sections_items_path(root)
+    items = read_rows(path, SECTION_KEYS, how_to_rebuild)
+    en = meta.get("split_counts", {}).get("en")
+    n_en = sum(1 for r in items if "en" in r["text"])
+    expected = sum(en.values()) if en is not None else None
+    _check_rows(path, n_en, expected, sections_meta_path(root), how_to_rebuild)
+    return meta, items
+
+
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
@@ -178,13 +264,12 @@ def offline_pairs(
     wanted = set(sources) if sources is not None else None
     if wanted is not None and not wanted <= set(PAIR_SOURCES):
         raise ValueError(f"unknown sources {sorted(wanted - set(PAIR_SOURCES))}")
-    how = _rebuild([lang], None, root)
-    rows = [
-        (r["src"], r["en"])
-        for r in read_jsonl(path, how_to_rebuild=how)
-        if wanted is None or r["source"] in wanted
-    ]
-    counts = read_json(counts_path(root, lang), how_to_rebuild=how)["counts"]
+    how = rebuild_hint([lang], None, root)
+    all_rows = read_rows(path, PAIR_KEYS, how)
+    counts = read_object(counts_path(root, lang), ("counts",), how)["counts"]
+    expected = sum(c.get(split, 0) for c in counts.values())
+    _check_rows(path, len(all_rows), expected, counts_path(root, lang), how)
+    rows = [(r["src"], r["en"]) for r in all_rows if wanted is None or r["source"] in wanted]
     asked = sorted(wanted) if wanted is not None else list(dict.fromkeys([*PAIR_SOURCES, *counts]))
     if not any(sum(counts.get(x, {}).values()) for x in asked):  # not only this split is empty
         unbuilt = [x for x in asked if not raw_path(root, lang, x).exists()]
@@ -215,7 +300,7 @@ def load_lexicon(lang: str, cache: str | Path | None = None) -> dict[str, set[st
             f"no lexicon for {lang} in {root} (missing {path}).\n"
             f"Build it with: {build_command([lang], ['lexicon'], out=cache)}"
         )
-    data = read_json(path, how_to_rebuild=_rebuild([lang], ["lexicon"], root))
+    data = read_object(path, ("entries",), rebuild_hint([lang], ["lexicon"], root))
     return {k: set(v) for k, v in data["entries"].items()}
 
 
@@ -227,7 +312,8 @@ def _sections_meta(cache: str | Path | None) -> dict[str, Any]:
             f"no package-section classification data in {root}.\n"
             f"Build it with: {build_command(DEFAULT_LANGUAGES, ['sections'], out=cache)}"
         )
-    return read_json(path, how_to_rebuild=_rebuild(DEFAULT_LANGUAGES, ["sections"], root))
+    how = rebuild_hint(DEFAULT_LANGUAGES, ["sections"], root)
+    return read_object(path, ("languages", "labels"), how)
 
 
 def section_labels(cache: str | Path | None = None) -> list[str]:
@@ -248,11 +334,9 @@ def load_sections(lang: str, split: str, cache: str | Path | None = None) -> lis
             f"the classification set was built for {meta['languages']}, not {lang}; "
             f"add it with: {build_command([lang], ['sections'], out=cache)}"
         )
-    how = _rebuild(meta["languages"], ["sections"], root)
+    _, items = read_sections(root, rebuild_hint(meta["languages"], ["sections"], root))
     rows = [
-        (r["text"][lang], r["label"])
-        for r in read_jsonl(sections_items_path(root), how_to_rebuild=how)
-        if r["split"] == split and lang in r["text"]
+        (r["text"][lang], r["label"]) for r in items if r["split"] == split and lang in r["text"]
     ]
     if not rows:
         raise CorpusError(f"no {split} descriptions in {lang}: DDTP has (almost) none for {lang}")

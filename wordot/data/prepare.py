@@ -1,10 +1,13 @@
 """Preparing parallel data for training (Sections 5.1-5.2 of the paper) and holding some out.
 
-The paper's preparation of one language, in order (:func:`prepare_language`): a length filter
-in the style of Moses ``clean-corpus-n`` (:func:`filter_length`), :func:`deduplicate`,
+The paper's preparation of one language, in order (:func:`prepare_language`): the pairs
+training could not embed are left out (:func:`~wordot.data.corpus.pair_problem`, the rule of
+:func:`wordot.embed.embed_words`), a length filter in the style of Moses ``clean-corpus-n``
+(:func:`filter_length`, with bounds on characters against junk lines), :func:`deduplicate`,
 :func:`shuffle` (the corpora are in chronological order), then :func:`take_pairs`: 250K pairs
-per language, upsampled where fewer are available. :func:`train_dev_split` splits without
-leaking duplicates into dev.
+per language, upsampled where fewer are available. What each step removed is counted by reason
+in :attr:`SampleInfo.removed` and logged. :func:`train_dev_split` splits without leaking
+duplicates into dev.
 
 Training draws one equal-sized batch per language per step (:func:`language_batches`, Section
 5.2), deterministic by seed and resumable from any step. :func:`held_out_pairs` picks pairs for
@@ -14,9 +17,13 @@ keyed by the seed, the language and the purpose, so the steps are independent of
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,12 +31,14 @@ import numpy as np
 
 from .. import corpora as offline_corpora
 from ..languages import NO_SPACE
-from .corpus import ParallelCorpus, normalize_space, seeded_rng
+from .corpus import ParallelCorpus, normalize_space, pair_problem, seeded_rng
 from .smoke import smoke_corpus
 from .sources import load_corpora
 
 __all__ = [
     "PAIRS_PER_LANGUAGE",
+    "MAX_CHARS",
+    "MAX_WORD_CHARS",
     "Batch",
     "SampleInfo",
     "filter_length",
@@ -43,11 +52,79 @@ __all__ = [
     "held_out_pairs",
 ]
 
+log = logging.getLogger(__name__)
+
 #: pairs per language the paper trains on (upsampled where fewer are available)
 PAIRS_PER_LANGUAGE = 250_000
 
+#: characters a side of a pair may have (:func:`prepare_language`). ``max_words`` bounds the
+#: words, not their length: 1000 characters is 80 words of 12.5 characters on average, far
+#: above natural text, while a 100k-character line is a document or junk, and the source side
+#: of a language without spaces is not bounded by words at all
+MAX_CHARS = 1000
+#: characters a word (between spaces) may have: BERT's WordPiece reads a longer word as [UNK]
+#: (its ``max_input_chars_per_word`` is 100), and under a SentencePiece vocabulary it can take
+#: a subword per character, so a longer first word (a URL, base64, text without spaces) could
+#: fill the whole ``max_length`` window and leave the sentence no word to embed. This includes
+#: sentences of languages written without spaces (zh, th): Moses leaves them one word, and a
+#: Chinese one of more than ``max_length - 2`` characters does not fit (mBERT: one subword per
+#: character) and makes :func:`wordot.embed.embed_words` fail
+MAX_WORD_CHARS = 100
+
 #: one training step's data: ``{lang: (source sentences, English sentences)}``
 Batch = dict[str, tuple[list[str], list[str]]]
+
+
+def _drop(
+    corpus: ParallelCorpus, problem: Callable[[str, str], str | None]
+) -> tuple[ParallelCorpus, Counter[str]]:
+    """The pairs of ``corpus`` for which ``problem(src, en)`` is None, and the others' reasons
+    counted."""
+    keep, why = [], Counter()
+    for i, (s, e) in enumerate(corpus):
+        reason = problem(s, e)
+        if reason is None:
+            keep.append(i)
+        else:
+            why[reason] += 1
+    return corpus.select(keep), why
+
+
+def _length_problem(
+    s: str,
+    e: str,
+    *,
+    min_words: int,
+    max_words: int | None,
+    max_ratio: float | None,
+    src_has_spaces: bool,
+    max_chars: int | None,
+    max_word_chars: int | None,
+) -> str | None:
+    """Why :func:`filter_length` drops the pair ``(s, e)``, or None."""
+    if max_chars is not None and max(len(s), len(e)) > max_chars:
+        return f"longer than {max_chars} characters"
+    sides = (e.split(), s.split()) if src_has_spaces else (e.split(),)
+    counts = [len(words) for words in sides]
+    if any(n < min_words or (max_words is not None and n > max_words) for n in counts):
+        return "too few or too many words"
+    if not src_has_spaces and not s.strip():
+        return "too few or too many words"
+    if src_has_spaces and max_ratio is not None and max(counts) > max_ratio * min(counts):
+        return f"word-count ratio above {max_ratio}"
+    if max_word_chars is not None and any(
+        len(w) > max_word_chars for w in (*e.split(), *s.split())
+    ):
+        return f"a word longer than {max_word_chars} characters"
+    return None
+
+
+def _filter_length(
+    corpus: ParallelCorpus, src_has_spaces: bool | None = None, **bounds: Any
+) -> tuple[ParallelCorpus, Counter[str]]:
+    """:func:`filter_length` and the reasons of what it dropped, counted."""
+    spaces = corpus.lang not in NO_SPACE if src_has_spaces is None else src_has_spaces
+    return _drop(corpus, partial(_length_problem, src_has_spaces=spaces, **bounds))
 
 
 def filter_length(
@@ -57,31 +134,27 @@ def filter_length(
     max_words: int | None = None,
     max_ratio: float | None = None,
     src_has_spaces: bool | None = None,
+    max_chars: int | None = None,
+    max_word_chars: int | None = None,
 ) -> ParallelCorpus:
     """Keep pairs whose sides have ``min_words``..``max_words`` whitespace-separated words and
-    whose word-count ratio (longer/shorter) is at most ``max_ratio`` (Moses ``clean-corpus-n``).
+    whose word-count ratio (longer/shorter) is at most ``max_ratio`` (Moses ``clean-corpus-n``),
+    with at most ``max_chars`` characters a side and ``max_word_chars`` a word.
 
     For languages written without spaces (:data:`wordot.languages.NO_SPACE`, e.g. zh, th;
-    override with ``src_has_spaces``) the source side is only required to be non-empty and the
-    ratio is not checked: its word count would be 1.
+    override with ``src_has_spaces``) the source side is only required to be non-empty (and
+    within ``max_chars`` and ``max_word_chars``) and the ratio is not checked: its word count
+    would be 1.
     """
-    if src_has_spaces is None:
-        src_has_spaces = corpus.lang not in NO_SPACE
-    keep = []
-    for i, (s, e) in enumerate(corpus):
-        ne = len(e.split())
-        if ne < min_words or (max_words is not None and ne > max_words):
-            continue
-        if src_has_spaces:
-            ns = len(s.split())
-            if ns < min_words or (max_words is not None and ns > max_words):
-                continue
-            if max_ratio is not None and max(ns, ne) > max_ratio * min(ns, ne):
-                continue
-        elif not s.strip():
-            continue
-        keep.append(i)
-    return corpus.select(keep)
+    return _filter_length(
+        corpus,
+        src_has_spaces,
+        min_words=min_words,
+        max_words=max_words,
+        max_ratio=max_ratio,
+        max_chars=max_chars,
+        max_word_chars=max_word_chars,
+    )[0]
 
 
 def deduplicate(
@@ -111,11 +184,13 @@ def shuffle(corpus: ParallelCorpus, seed: int) -> ParallelCorpus:
 
 @dataclass(frozen=True)
 class SampleInfo:
-    """What :func:`take_pairs` did: ``requested`` pairs drawn from ``available`` ones."""
+    """What :func:`take_pairs` did: ``requested`` pairs drawn from ``available`` ones; from
+    :func:`prepare_language` also ``removed``: pairs left out before, ``{reason: count}``."""
 
     lang: str
     available: int
     requested: int
+    removed: dict[str, int] = field(default_factory=dict, hash=False)
 
     @property
     def upsampled(self) -> bool:
@@ -138,12 +213,21 @@ class SampleInfo:
 
     def __str__(self) -> str:
         if not self.upsampled:
-            return f"{self.lang}: {self.requested} of {self.available} pairs"
-        return (
-            f"{self.lang}: {self.requested} pairs upsampled from {self.available} "
-            f"(x{self.requested / self.available:.2f}; every pair {self.min_copies}-"
-            f"{self.max_copies} times)"
-        )
+            text = f"{self.lang}: {self.requested} of {self.available} pairs"
+        else:
+            text = (
+                f"{self.lang}: {self.requested} pairs upsampled from {self.available} "
+                f"(x{self.requested / self.available:.2f}; every pair {self.min_copies}-"
+                f"{self.max_copies} times)"
+            )
+        if self.removed:
+            text += f"; removed before: {_reasons(self.removed)}"
+        return text
+
+
+def _reasons(counts: Mapping[str, int]) -> str:
+    """``12 duplicate, 1 longer than 1000 characters``: counts by reason, most first."""
+    return ", ".join(f"{n} {why}" for why, n in Counter(counts).most_common())
 
 
 def take_pairs(
@@ -165,8 +249,12 @@ def take_pairs(
     order = np.concatenate([rng.permutation(m) for _ in range(passes)] or [np.zeros(0, int)])
     info = SampleInfo(corpus.lang, m, n)
     out = corpus.select(order[:n])
-    out.source = f"{corpus.source} [{info}]" if corpus.source else str(info)
+    out.source = _label(corpus.source, info)
     return out, info
+
+
+def _label(source: str, info: SampleInfo) -> str:
+    return f"{source} [{info}]" if source else str(info)
 
 
 def train_dev_split(
@@ -204,16 +292,39 @@ def prepare_language(
     min_words: int = 1,
     max_words: int | None = 80,
     max_ratio: float | None = 9.0,
+    max_chars: int | None = MAX_CHARS,
+    max_word_chars: int | None = MAX_WORD_CHARS,
 ) -> tuple[ParallelCorpus, SampleInfo]:
-    """The paper's preparation of one language: length filter, deduplication, shuffle (to
+    """The paper's preparation of one language: pairs training could not embed left out
+    (:func:`~wordot.data.corpus.pair_problem`), length filter, deduplication, shuffle (to
     break chronological order) and ``n_pairs`` pairs, upsampled where fewer remain.
 
     Defaults of the filter are those of Moses ``clean-corpus-n`` as commonly run (1-80 words,
-    ratio 9); the paper does not state its own.
+    ratio 9; the paper does not state its own), plus :data:`MAX_CHARS` and
+    :data:`MAX_WORD_CHARS` against junk lines. What was removed is counted by reason in
+    ``SampleInfo.removed`` and logged (a warning for pairs training could not embed).
     """
-    kept = filter_length(corpus, min_words=min_words, max_words=max_words, max_ratio=max_ratio)
-    kept = deduplicate(kept)
-    return take_pairs(shuffle(kept, seed), n_pairs, seed)
+    usable, unusable = _drop(corpus, pair_problem)
+    if unusable:
+        log.warning(
+            "%s: left out %s (training could not embed them)", corpus.lang, _reasons(unusable)
+        )
+    kept, removed = _filter_length(
+        usable,
+        min_words=min_words,
+        max_words=max_words,
+        max_ratio=max_ratio,
+        max_chars=max_chars,
+        max_word_chars=max_word_chars,
+    )
+    unique = deduplicate(kept)
+    removed = unusable + removed + Counter({"duplicate": len(kept) - len(unique)})
+    out, info = take_pairs(shuffle(unique, seed), n_pairs, seed)
+    if removed:
+        info = dataclasses.replace(info, removed=dict(removed))
+        out.source = _label(corpus.source, info)
+        log.info("%s: removed %s before sampling", corpus.lang, _reasons(removed))
+    return out, info
 
 
 # --------------------------------------------------------------------------------------------

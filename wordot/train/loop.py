@@ -1,10 +1,12 @@
 """The fine-tuning loop, as named steps: :func:`setup`, :func:`restore`, :func:`train_step`,
 :func:`log_update`, :func:`checkpoint`, :func:`finish`; :func:`train` runs them in order
-(:func:`run_steps` is the loop over the steps).
+(:func:`run_steps` is the loop over the steps), holding the run directory's lock (:mod:`.lock`).
 
 A *step* makes one forward and backward pass per language group (every language alone, or all
 together with ``LossConfig.pooled``) on this process's :func:`shard` of the global batch; an
-*update* is an Adam step after ``grad_accum`` steps, or after the last step of the run.
+*update* is an Adam step after ``grad_accum`` steps, or after the last step of the run. Under
+several processes every collective call is preceded by a status check (:mod:`.ranks`), so that
+an error on one process stops them all.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import copy
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,11 @@ from .. import models
 from ..data import Batch, ParallelCorpus, language_batches, steps_per_epoch
 from ..embed import EmbedConfig, WordEmbeddings, embed_words
 from ..loss import LossParts, wordot_loss
+from ..paths import CorruptFileError
 from . import files
+from .lock import run_lock
+from .provenance import provenance
+from .ranks import ProcessFailed, Ranks, add_note
 from .settings import TrainConfig
 
 
@@ -89,13 +96,18 @@ class Run:
 
     cfg: TrainConfig
     out_dir: Path
-    acc: Accelerator
+    ranks: Ranks  # the processes, and their agreement on failures
     model: Any  # prepared by accelerate (DDP-wrapped under several processes)
     init_model: Any | None  # frozen copy of the initial model (None without a regulariser)
     tokenizer: Any
     opt: torch.optim.Optimizer
     total_steps: int
     groups: list[list[str]]  # one loss and one backward per group and step
+    probe: str  # an English sentence: see freeze_unreachable and sync_gradients
+
+    @property
+    def acc(self) -> Accelerator:
+        return self.ranks.acc
 
 
 @dataclass
@@ -149,47 +161,85 @@ def _accelerator(cfg: TrainConfig, out_dir: Path) -> Accelerator:
     return acc
 
 
+def run_settings(cfg: TrainConfig, corpora: dict[str, ParallelCorpus]) -> dict[str, Any]:
+    """What ``config.json`` records and a resume compares: the settings and their provenance
+    (training pairs and code, :mod:`.provenance`)."""
+    return cfg.to_dict() | {"provenance": provenance(corpora)}
+
+
 def setup(
     cfg: TrainConfig,
     corpora: dict[str, ParallelCorpus],
     out_dir: Path,
+    ranks: Ranks,
     model=None,
     tokenizer=None,
 ) -> Run:
-    """Accelerator, ``config.json``, seed, model (and its frozen initial copy), optimiser."""
-    acc = _accelerator(cfg, out_dir)
-    acc.wait_for_everyone()  # every process has looked at out_dir before the main one writes
+    """``config.json``, seed, model (and its frozen initial copy), optimiser."""
+    acc = ranks.acc
     if acc.is_main_process:
-        files.write_config(out_dir, cfg.to_dict())
+        files.write_config(out_dir, run_settings(cfg, corpora))
     set_seed(cfg.seed)
     if model is None or tokenizer is None:
         model, tokenizer = models.load_encoder(cfg.encoder)
     init_model = copy.deepcopy(model).eval().requires_grad_(False) if cfg.loss.lam else None
     if cfg.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
-    freeze_unreachable(model, tokenizer, corpora[cfg.languages[0]].en[0], cfg.embed)
+    probe = corpora[cfg.languages[0]].en[0]
+    freeze_unreachable(model, tokenizer, probe, cfg.embed)
     model.train(cfg.dropout)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    ranks.check()  # DDP's set-up broadcasts the weights
     model, opt = acc.prepare(model, opt)
+    if ranks.world > 1:  # DDP's forward calls may broadcast (buffers; buckets after update 1)
+        model.register_forward_pre_hook(lambda module, args: ranks.check())
     if init_model is not None:
         init_model = init_model.to(acc.device)
     groups = [list(cfg.languages)] if cfg.loss.pooled else [[k] for k in cfg.languages]
-    return Run(
-        cfg, out_dir, acc, model, init_model, tokenizer, opt, total_steps(cfg, corpora), groups
-    )
+    total = total_steps(cfg, corpora)
+    return Run(cfg, out_dir, ranks, model, init_model, tokenizer, opt, total, groups, probe)
 
 
-def restore(run: Run, last: Path | None) -> int:
-    """Load checkpoint ``last`` (None: a fresh start) and cut the log to it; the step to
-    continue after."""
-    start_step = 0
-    if last is not None:
-        run.acc.load_state(str(last))
-        start_step = files.checkpoint_step(last)
+def restore(run: Run, checkpoints: list[Path]) -> int:
+    """Load the newest of ``checkpoints`` (newest first; none: a fresh start) that every
+    process can load, and cut the log to it; the step to continue after.
+
+    A checkpoint whose files cannot be loaded (a truncated weights file) gives way to the one
+    before it, with a warning naming both; if none can be loaded, CorruptFileError naming them
+    and how to restart. A ``state.json`` that does not fit the plan raises ValueError.
+    """
+    failed: list[str] = []
+    start_step, used = 0, None
+    for path in checkpoints:
+        step = files.checkpoint_step(path, run.total_steps)
+        problems = run.ranks.vote(_load_problem(run.acc, path))
+        if not problems:
+            start_step, used = step, path
+            break
+        failed += [f"{path} ({p})" for p in dict.fromkeys(problems.values())]
+    if failed and used is None:
+        raise CorruptFileError(
+            f"no checkpoint of {run.out_dir} can be loaded: {'; '.join(failed)}. To restart "
+            f"from step 0: delete {run.out_dir / 'checkpoints'} and resume (or delete "
+            f"{run.out_dir} and train again)"
+        )
     if run.acc.is_main_process:
+        if failed:
+            warnings.warn(
+                f"could not load {'; '.join(failed)}; resuming from {used} instead", stacklevel=2
+            )
         files.trim_log(run.out_dir, start_step)
-    run.acc.wait_for_everyone()
+    run.ranks.check()
     return start_step
+
+
+def _load_problem(acc: Accelerator, path: Path) -> str | None:
+    """Load the ``accelerate`` state of checkpoint ``path``; what went wrong, or None."""
+    try:
+        acc.load_state(str(path))
+    except Exception as err:  # every file of an older checkpoint is loaded again over it
+        return f"{type(err).__name__}: {err}"
+    return None
 
 
 # -- one step ----------------------------------------------------------------------------------
@@ -237,99 +287,134 @@ def _loss_or_problem(
     return parts, None, ""
 
 
-def _agree(
-    acc, problem: str | None, parts: LossParts | None, en: dict[str, WordEmbeddings], cfg
-) -> tuple[LossParts | None, str | None]:
-    """One all-reduce among the processes, before anyone back-propagates: whether any of them
-    saw a non-finite value, and the English words of every shard, by which each shard's drift
-    terms are reweighted to its share of the global batch's words."""
-    world, langs = acc.num_processes, list(en)
-    shared = torch.zeros(world + len(langs), dtype=torch.float64)
-    shared[acc.process_index] = problem is not None
-    shared[world:] = torch.tensor([float(en[k].mask.sum()) for k in langs])
-    shared = acc.reduce(shared.to(acc.device), "sum").cpu()
-    failed = shared[:world].nonzero().flatten().tolist()
-    if failed and problem is None:
-        problem = f"non-finite word vectors or loss on process(es) {failed} (see their error)"
-    if problem is None and parts is not None and parts.reg:
-        n_global = dict(zip(langs, shared[world:].tolist(), strict=True))
-        scale = {
-            k: world * float(en[k].mask.sum()) / n_global[k]
-            if cfg.reduction == "mean"
-            else float(world)
-            for k in parts.reg
-        }
-        parts = parts.reweighted(scale, cfg.lam)
-    return parts, problem
+def _reweighted(ranks: Ranks, parts: LossParts, en: dict[str, WordEmbeddings], cfg) -> LossParts:
+    """After a status check, one all-reduce of the English words of every shard, by which each
+    shard's drift terms are reweighted to its share of the global batch's words."""
+    world, langs = ranks.world, list(en)
+    counts = torch.tensor([float(en[k].mask.sum()) for k in langs], dtype=torch.float64)
+    ranks.check()
+    if not parts.reg:
+        return parts
+    reduced = ranks.acc.reduce(counts.to(ranks.acc.device), "sum").tolist()
+    n_global = dict(zip(langs, reduced, strict=True))
+    scale = {
+        k: world * float(en[k].mask.sum()) / n_global[k]
+        if cfg.reduction == "mean"
+        else float(world)
+        for k in parts.reg
+    }
+    return parts.reweighted(scale, cfg.lam)
 
 
 def _group_loss(
-    model, init_model, tokenizer, batch: Batch, langs: list[str], cfg: TrainConfig, acc=None
+    model,
+    init_model,
+    tokenizer,
+    batch: Batch,
+    langs: list[str],
+    cfg: TrainConfig,
+    ranks: Ranks | None = None,
 ) -> LossParts:
     """WordOT loss of one or (pooled) several languages' batches, here this process's shards.
 
     NaN/inf word vectors or a non-finite loss raise NonFiniteLoss(what, details). Under several
-    processes (``acc.num_processes > 1``) the processes first agree, in one all-reduce before
-    anyone back-propagates: if one of them saw a non-finite value, all raise together (one that
-    raised alone would leave the others waiting in the next collective call for ever). The same
-    all-reduce counts the English words of every shard, so that each shard's drift penalty can
-    be reweighted by its share of the global batch's words: the mean over processes of the
-    shards' losses (which is what averaging their gradients minimises) is then the loss of the
-    global batch, as in one process. This holds for sentence-scope OT, a mean over equal-sized
-    shards of pairs; with ``scope="batch"`` each shard solves one problem over its own words.
+    processes they then agree, in a status check before anyone back-propagates: if one of them
+    failed (a non-finite loss, or any error), all raise together, at the same step and group.
+    An all-reduce then counts the English words of every shard, so that each shard's
+    drift penalty can be reweighted by its share of the global batch's words: the mean over
+    processes of the shards' losses (which is what averaging their gradients minimises) is
+    then the loss of the global batch, as in one process. This holds for sentence-scope OT, a
+    mean over equal-sized shards of pairs; with ``scope="batch"`` each shard solves one problem
+    over its own words.
     """
     src, en = _embed_group(model, tokenizer, batch, langs, cfg.embed)
     parts, problem, detail = _loss_or_problem(init_model, tokenizer, batch, langs, cfg, src, en)
-    if acc is not None and acc.num_processes > 1:
-        parts, problem = _agree(acc, problem, parts, en, cfg.loss)
     if problem is not None:
         raise NonFiniteLoss(problem, detail)
+    if ranks is not None and ranks.world > 1:
+        parts = _reweighted(ranks, parts, en, cfg.loss)
     return parts
 
 
-def _located(
-    err: NonFiniteLoss, run: Run, step: int, group: list[str], batch: Batch
-) -> NonFiniteLoss:
-    """``err`` with the step, the language, the batch's first pair and the last checkpoint."""
-    head, *detail = err.args
+def _where(run: Run, step: int, group: list[str], batch: Batch) -> str:
+    """The step, the language, the batch's first pair and the last checkpoint."""
     src, en = batch[group[0]]
-    where = (
+    return (
         f"at step {step} (language {'+'.join(group)}); first pair of the batch: "
         f"{src[0]!r} / {en[0]!r}; last checkpoint: {files.latest_checkpoint(run.out_dir)}"
     )
-    return NonFiniteLoss(f"{head} {where}{''.join(detail)}")
+
+
+def _group_step(run: Run, local: Batch, group: list[str], step: int, n_acc: int) -> LossParts:
+    """Loss and backward of one group on this process's shards, its gradients accumulated
+    locally (:func:`sync_gradients` averages them); errors say where they were.
+
+    NonFiniteLoss on a process, or on another one (reported here as ProcessFailed), raises
+    NonFiniteLoss with the step and the batch; other errors get that as a note."""
+    acc = run.acc
+    try:
+        with acc.no_sync(run.model):  # a no-op in a single process
+            parts = _group_loss(
+                run.model, run.init_model, run.tokenizer, local, group, run.cfg, run.ranks
+            )
+            acc.backward(parts.total / n_acc)
+        return parts
+    except NonFiniteLoss as err:
+        head, *detail = err.args
+        where = _where(run, step, group, local)
+        raise NonFiniteLoss(f"{head} {where}{''.join(detail)}") from None
+    except ProcessFailed as err:
+        if err.kinds != {"NonFiniteLoss"}:
+            raise
+        head = f"non-finite word vectors or loss on process(es) {sorted(err.failures)} ({err})"
+        raise NonFiniteLoss(f"{head} {_where(run, step, group, local)}") from None
+    except Exception as err:
+        add_note(err, f"wordot: {_where(run, step, group, local)}")
+        raise
+
+
+def sync_gradients(run: Run) -> None:
+    """Average the gradients of an update over the processes (nothing in a single process).
+
+    DDP all-reduces the gradients accumulated so far in a backward pass whose forward calls ran
+    outside ``no_sync``. Every backward of a step runs under ``no_sync``; then one forward and
+    backward of a probe sentence (in eval mode, so no random numbers are drawn), weighted by
+    zero, adds nothing to the gradients and makes DDP's all-reduce, once per update. So the
+    backward passes of the loss, where an out-of-memory error is most likely, make no
+    collective call, and an error in them stops every process at the next status check (here
+    the forward pre-hook's, :mod:`.ranks`); only the probe's tiny backward remains where a
+    failing process cannot be waited for (the others stop when it exits).
+    """
+    if run.ranks.world == 1:
+        return
+    model = run.model
+    model.eval()
+    try:
+        with run.ranks.unguarded():
+            emb = embed_words(model, run.tokenizer, [run.probe], "en", run.cfg.embed)
+            run.acc.backward(emb.vectors.sum() * 0.0)
+    finally:
+        model.train(run.cfg.dropout)
 
 
 def train_step(run: Run, batch: Batch, step: int, n_acc: int, sync: bool) -> dict[str, float]:
     """One step on global ``batch``: a loss and a backward per group (gradients scaled by
     ``1 / n_acc``), then the update if ``sync``; returns the global batch's loss values
     (``loss/<group>``, ``ot/<k>``, ``reg/<k>``)."""
-    acc, model = run.acc, run.model
+    acc = run.acc
     local = shard(batch, acc.process_index, acc.num_processes)
     values: dict[str, float] = {}
-    for i, group in enumerate(run.groups):
-        # DDP all-reduces the gradients in a backward whose forward calls ran outside no_sync,
-        # and what it reduces is the gradient accumulated so far: so exactly the last backward
-        # before an update syncs (once per update, whatever the number of groups, steps per
-        # update and forward calls per backward); the others accumulate locally. (no_sync is a
-        # no-op in a single process.)
-        last_backward = sync and i == len(run.groups) - 1
-        with contextlib.nullcontext() if last_backward else acc.no_sync(model):
-            try:
-                parts = _group_loss(
-                    model, run.init_model, run.tokenizer, local, group, run.cfg, acc
-                )
-            except NonFiniteLoss as err:
-                raise _located(err, run, step, group, local) from None
-            acc.backward(parts.total / n_acc)
-        floats = parts.as_floats()
+    for group in run.groups:
+        floats = _group_step(run, local, group, step, n_acc).as_floats()
         values.update(floats | {f"loss/{'+'.join(group)}": floats["loss"]})
     if sync:
+        sync_gradients(run)
         run.opt.step()
         run.opt.zero_grad()
     if acc.num_processes > 1:  # the global batch's values: the mean over the processes' shards
         keys = sorted(values)
         local_values = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+        run.ranks.check()
         mean = acc.reduce(local_values.to(acc.device), "mean").tolist()
         values = dict(zip(keys, mean, strict=True))
     return values
@@ -373,7 +458,7 @@ def checkpoint(run: Run, step: int) -> Path:
 
 def finish(run: Run, state: LoopState) -> dict[str, Any]:
     """Save the tuned model, its tokenizer and ``summary.json``; the summary."""
-    run.acc.wait_for_everyone()
+    run.ranks.check()  # every process made every step
     summary = {
         "steps": state.step,
         "updates": math.ceil(state.step / run.cfg.grad_accum),
@@ -381,13 +466,17 @@ def finish(run: Run, state: LoopState) -> dict[str, Any]:
         "first_loss": state.first_loss,
         "last_loss": state.last_loss,
         "seconds": round(time.perf_counter() - state.t0, 2),
+        # float32 reductions depend on the thread count: reruns are bit-identical only with the
+        # same count (the book's runner uses one thread per chapter on a CPU)
+        "torch_threads": torch.get_num_threads(),
+        "device": str(run.acc.device),
     }
     if run.acc.is_main_process:
         final = run.out_dir / "model"
         run.acc.unwrap_model(run.model).save_pretrained(final)
         run.tokenizer.save_pretrained(final)
         files.write_summary(run.out_dir, summary)
-    run.acc.wait_for_everyone()  # no process returns before the model is saved
+    run.ranks.check()  # no process returns before the model is saved
     return summary
 
 
@@ -435,28 +524,57 @@ def train(
     Returns a summary (steps, updates, first/last loss, seconds). ``model``/``tokenizer`` may be
     passed to skip :func:`wordot.models.load_encoder`. With ``resume=True`` a directory that
     holds a run with other settings raises ValueError, and one whose run is finished is not
-    trained again: its stored summary is returned with ``"reused": True``.
+    trained again: its stored summary is returned with ``"reused": True``. A directory that
+    another process is training into raises :class:`~.lock.RunLocked` naming it.
 
     Under ``accelerate launch`` (or ``torchrun``) with several processes, every process draws
     the same global batches (``batch_size`` pairs per language, which must divide by the number
     of processes) and computes the loss of its :func:`shard`; gradients are averaged over the
     processes once per optimiser update, and the logged losses are those of the global batch.
+    An error on one process stops every process (the others raise
+    :class:`~.ranks.ProcessFailed` naming it).
     """
     out_dir = Path(out_dir)
     missing = [k for k in cfg.languages if k not in corpora]
     if missing:
         raise ValueError(f"no parallel data for language(s) {missing}; have {sorted(corpora)}")
     corpora = {k: corpora[k] for k in cfg.languages}
+    if not resume and files.has_run(out_dir):
+        raise FileExistsError(f"{out_dir} is not empty; pass resume=True or choose another dir")
+    ranks = Ranks(_accelerator(cfg, out_dir))
+    with contextlib.ExitStack() as held:
+        try:
+            ranks.check()  # every process has looked at out_dir before the main one locks it
+            if ranks.acc.is_main_process:
+                held.enter_context(run_lock(out_dir))
+            ranks.check()
+            return _train_locked(cfg, corpora, out_dir, ranks, resume, model, tokenizer, progress)
+        except BaseException as err:
+            ranks.fail(err)  # the other processes stop at their next status check
+            raise
+
+
+def _train_locked(
+    cfg: TrainConfig,
+    corpora: dict[str, ParallelCorpus],
+    out_dir: Path,
+    ranks: Ranks,
+    resume: bool,
+    model,
+    tokenizer,
+    progress: bool,
+) -> dict[str, Any]:
+    """:func:`train` once the run directory is locked: reuse, or set up, restore, run, finish."""
+    checkpoints = []
     if resume:
-        finished = files.finished_run(cfg.to_dict(), out_dir, total_steps(cfg, corpora))
+        settings = run_settings(cfg, corpora)
+        finished = files.finished_run(settings, out_dir, total_steps(cfg, corpora))
+        ranks.check()
         if finished is not None:
             return finished
-    elif out_dir.exists() and any(out_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} is not empty; pass resume=True or choose another dir")
-    last = files.latest_checkpoint(out_dir) if resume else None
-
-    run = setup(cfg, corpora, out_dir, model, tokenizer)
-    start_step = restore(run, last)
+        checkpoints = files.complete_checkpoints(out_dir)
+    run = setup(cfg, corpora, out_dir, ranks, model, tokenizer)
+    start_step = restore(run, checkpoints)
     bar = tqdm(
         total=run.total_steps,
         initial=start_step,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,20 @@ from typing import Any
 from ..config import Profile, resolve
 from ..data import ParallelCorpus, load_corpora, prepare_language
 from ..embed import EmbedConfig
+from ..languages import NAMES, check_languages
 from ..loss import LossConfig
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+#: source languages a run may train (English is the target side of every pair)
+SOURCE_LANGUAGES = tuple(sorted(k for k in NAMES if k != "en"))
+#: the whole-number settings and their least value
+_COUNTS = {
+    "batch_size": 1,
+    "grad_accum": 1,
+    "epochs": 1,
+    "checkpoint_every": 0,
+    "keep_checkpoints": 0,
+}
 
 #: the fields of a profile's ``train`` group that a run depends on (``runs_dir`` only says where)
 _SCHEDULE = (
@@ -50,6 +63,26 @@ class TrainConfig:
     cpu: bool = False
 
     def __post_init__(self) -> None:
+        """Refuse settings that would train nothing, fail later, or save an untrained model."""
+        for name, least in _COUNTS.items():
+            _check_count(name, getattr(self, name), least)
+        if self.max_steps is not None:
+            _check_count("max_steps", self.max_steps, 1)
+        _check_count("seed", self.seed, None)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real):
+            raise TypeError(f"TrainConfig.lr must be a number, got {self.lr!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"TrainConfig.lr={self.lr!r}; it must be finite and > 0")
+        if isinstance(self.languages, str):
+            raise TypeError(
+                f"TrainConfig.languages must be a tuple of codes, got {self.languages!r}"
+            )
+        self.languages = tuple(self.languages)
+        if not self.languages or len(set(self.languages)) < len(self.languages):
+            raise ValueError(f"TrainConfig.languages={self.languages!r}; give each code once")
+        if "en" in self.languages:
+            raise ValueError("TrainConfig.languages: English is the target side of every pair")
+        check_languages(self.languages, SOURCE_LANGUAGES, "TrainConfig.languages")
         if not isinstance(self.embed, EmbedConfig):
             raise TypeError(f"TrainConfig.embed must be an EmbedConfig, got {self.embed!r}")
         if not isinstance(self.loss, LossConfig):
@@ -64,6 +97,14 @@ class TrainConfig:
         """The settings as JSON values (tuples as lists, ``embed``/``loss`` as dicts), as they
         are stored in ``config.json``."""
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+
+def _check_count(name: str, value: Any, least: int | None) -> None:
+    """TypeError unless ``value`` is a whole number, ValueError if it is below ``least``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"TrainConfig.{name} must be a whole number, got {value!r}")
+    if least is not None and value < least:
+        raise ValueError(f"TrainConfig.{name}={value!r}; it must be >= {least}")
 
 
 def config_from_profile(p: Profile) -> TrainConfig:
