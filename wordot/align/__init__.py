@@ -45,6 +45,13 @@ from .retrieval import (
     tatoeba_code,
     tatoeba_pairs,
 )
+from .statistical import (
+    AlignerNotInstalledError,
+    StatisticalOptions,
+    StatisticalRun,
+    align_statistical,
+    statistical_alignments,
+)
 
 __all__ = [
     "ERRATA",
@@ -79,4 +86,9 @@ __all__ = [
     "tatoeba_accuracy",
     "tatoeba_code",
     "tatoeba_pairs",
+    "AlignerNotInstalledError",
+    "StatisticalOptions",
+    "StatisticalRun",
+    "align_statistical",
+    "statistical_alignments",
 ]
