@@ -27,6 +27,7 @@ an erratum always refers to the same line of the same file.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -253,3 +254,33 @@ def read_pharaoh(
         )
         out.append(_pair(src, en, sure, possible, flip=False))
     return out
+
+
+def check_word_pairs(
+    pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
+    *,
+    what: str = "pair",
+    max_words: int | None = None,
+) -> None:
+    """Check pre-tokenised ``(source_words, english_words)`` pairs, the input of every aligner:
+    a list of pairs, no empty sentence or word, at most ``max_words`` words a side if given.
+    ``what`` names a pair in the messages (e.g. ``"test pair"``)."""
+    if isinstance(pairs, tuple) and len(pairs) == 2 and isinstance(pairs[0][0], str):
+        raise TypeError("pairs must be a list of (source_words, english_words); got one pair")
+    if len(pairs) == 0:
+        raise ValueError(f"no {what.replace('pair', 'sentence pairs')} given")
+    for k, pair in enumerate(pairs):
+        if len(pair) != 2:
+            raise ValueError(f"{what} {k} is not (source_words, english_words)")
+        for side, words in zip(("source", "English"), pair, strict=True):
+            if isinstance(words, str):
+                raise TypeError(f"{what} {k}: the {side} side must be a list of words, not a str")
+            if len(words) == 0:
+                raise ValueError(f"{what} {k}: the {side} sentence is empty")
+            if not all(isinstance(w, str) and w for w in words):
+                raise ValueError(f"{what} {k}: the {side} side has an empty or non-string word")
+            if max_words is not None and len(words) > max_words:
+                raise ValueError(
+                    f"{what} {k}: the {side} sentence has {len(words)} words, more than the "
+                    f"aligner's max_words={max_words}"
+                )

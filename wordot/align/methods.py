@@ -46,7 +46,7 @@ from torch import Tensor
 from ..embed import POOLINGS, Pooling, hidden_states, selection_matrix, word_spans
 from ..loss import LossConfig
 from ..ot import transport_plan
-from .gold import Link
+from .gold import Link, check_word_pairs
 
 __all__ = [
     "Method",
@@ -191,23 +191,6 @@ def plan_links(plan: Tensor, how: str, threshold: float = 0.5) -> Tensor:
     return out
 
 
-def _check_pairs(pairs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> None:
-    if isinstance(pairs, tuple) and len(pairs) == 2 and isinstance(pairs[0][0], str):
-        raise TypeError("pairs must be a list of (source_words, english_words); got one pair")
-    if len(pairs) == 0:
-        raise ValueError("no sentence pairs given")
-    for k, pair in enumerate(pairs):
-        if len(pair) != 2:
-            raise ValueError(f"pair {k} is not (source_words, english_words)")
-        for side, words in zip(("source", "English"), pair, strict=True):
-            if isinstance(words, str):
-                raise TypeError(f"pair {k}: the {side} side must be a list of words, not a str")
-            if len(words) == 0:
-                raise ValueError(f"pair {k}: the {side} sentence is empty")
-            if not all(isinstance(w, str) and w for w in words):
-                raise ValueError(f"pair {k}: the {side} side has an empty or non-string word")
-
-
 def _to_words(matrix: Tensor, own_src: list[int], own_en: list[int]) -> set[Link]:
     return {(own_src[i], own_en[j]) for i, j in matrix.nonzero().tolist()}
 
@@ -254,7 +237,7 @@ def word_alignments(
     if method not in METHODS:
         raise ValueError(f"unknown alignment method {method!r}; choose one of {METHODS}")
     options = options or AlignOptions()
-    _check_pairs(pairs)
+    check_word_pairs(pairs)
     order = sorted(range(len(pairs)), key=lambda k: len(pairs[k][0]) + len(pairs[k][1]))
     result: list[set[Link]] = [set() for _ in pairs]
     with torch.no_grad():

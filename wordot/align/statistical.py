@@ -60,7 +60,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from ..embed import moses_words
-from .gold import Link
+from .gold import Link, check_word_pairs
 
 __all__ = [
     "StatMethod",
@@ -156,30 +156,6 @@ def _thot() -> ModuleType:
             "(a binary wheel; see environment.yml)"
         ) from err
     return ta
-
-
-def _check_test_pairs(pairs: Sequence[Pair], max_words: int) -> None:
-    if isinstance(pairs, tuple) and len(pairs) == 2 and isinstance(pairs[0][0], str):
-        raise TypeError("pairs must be a list of (source_words, english_words); got one pair")
-    if len(pairs) == 0:
-        raise ValueError("no test sentence pairs given")
-    for k, pair in enumerate(pairs):
-        if len(pair) != 2:
-            raise ValueError(f"test pair {k} is not (source_words, english_words)")
-        for side, words in zip(("source", "English"), pair, strict=True):
-            if isinstance(words, str):
-                raise TypeError(
-                    f"test pair {k}: the {side} side must be a list of words, not a str"
-                )
-            if len(words) == 0:
-                raise ValueError(f"test pair {k}: the {side} sentence is empty")
-            if not all(isinstance(w, str) and w for w in words):
-                raise ValueError(f"test pair {k}: the {side} side has an empty or non-string word")
-            if len(words) > max_words:
-                raise ValueError(
-                    f"test pair {k}: the {side} sentence has {len(words)} words, more than the "
-                    f"aligner's max_words={max_words}"
-                )
 
 
 def _usable_train_pairs(pairs: Iterable[Pair], max_words: int) -> tuple[list[Pair], dict[str, int]]:
@@ -341,7 +317,7 @@ def align_statistical(
         raise ValueError("eflomal takes iterations=(ibm1, hmm, fertility), not one number")
     if isinstance(options.iterations, tuple) and method == "fast_align":
         raise ValueError("fast_align takes one number of iterations, not a tuple")
-    _check_test_pairs(pairs, options.max_words)
+    check_word_pairs(pairs, what="test pair", max_words=options.max_words)
     extra, skipped = _usable_train_pairs(train_pairs, options.max_words)
     src_vocab, en_vocab = _Vocab(options.lowercase), _Vocab(options.lowercase)
     corpus = [(src_vocab(s), en_vocab(e)) for s, e in [*pairs, *extra]]
