@@ -70,7 +70,18 @@ def test_run_dir_separates_settings_and_data(tmp_path):
 def test_eval_kwargs_route_the_profile_and_changes():
     p = config.resolve("cpu")
     kw = experiments.eval_kwargs(p)
-    assert kw["langs"] == list(p.study.languages) and kw["tasks"] == E.TASKS
+    assert kw["langs"] == list(p.study.languages) and kw["tasks"] == p.study.tasks
+    bench = kw["benchmarks"]
+    assert bench.gold_sets == p.study.gold_sets and bench.split == "test"
+    assert bench.align_layers == bench.tatoeba_layers == p.study.bench_layers
+    assert bench.tatoeba_languages == p.study.tatoeba_languages
+    dev = experiments.eval_kwargs(
+        p, gold_sets=("xl-wa-es",), gold_split="dev", tatoeba_languages=("es",), bench_layers=(8,)
+    )["benchmarks"]
+    assert (dev.gold_sets, dev.split, dev.tatoeba_languages) == (("xl-wa-es",), "dev", ("es",))
+    assert dev.align_layers == dev.tatoeba_layers == (8,)
+    with pytest.raises(ValueError, match="unknown evaluation setting"):
+        experiments.eval_kwargs(p, gold_set=("enfr",))
     assert kw["plan"] == LossConfig(eps=p.loss.eps, cost=p.loss.cost, reach=p.loss.reach, tol=None)
     assert kw["embed"] == p.embed
     assert kw["sizes"] == EvalSizes(align_pairs=150, retrieval_pairs=300, cls_train=1000)
@@ -88,8 +99,11 @@ def test_eval_kwargs_route_the_profile_and_changes():
 
 
 def test_jobs_write_records_and_reuse_them(smoke_env, smoke_cache):
-    before = experiments.Job("initial", "smoke", smoke_env, train=False, eval_seed=0)
-    after = experiments.Job("tuned", "smoke", smoke_env | {"max_steps": 2}, eval_seed=0)
+    corpus = {"tasks": E.CORPUS_TASKS}  # the held-out corpora (the standard sets: test_benchmark)
+    before = experiments.Job("initial", "smoke", smoke_env, train=False, eval_seed=0, eval=corpus)
+    after = experiments.Job(
+        "tuned", "smoke", smoke_env | {"max_steps": 2}, eval_seed=0, eval=corpus
+    )
     recs = experiments.run_jobs([after, before], workers=1, corpora_dir=smoke_cache, progress=False)
     assert [r["job"] for r in recs] == ["tuned", "initial"]
     assert recs[0]["trained"] and recs[0]["train/steps"] == 2 and not recs[1]["trained"]

@@ -43,6 +43,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import languages as L
+from .align.benchmark import TATOEBA_LANGUAGES
+from .align.gold import GOLD_SETS
+from .align.retrieval import TATOEBA_CODES
 from .embed import POOLINGS, EmbedConfig
 from .loss import LossConfig
 from .ot import COSTS
@@ -63,6 +66,10 @@ __all__ = [
     "resolve",
     "describe",
 ]
+
+#: the evaluations a study may run (:data:`wordot.evaluation.TASKS`; that package imports this
+#: module, so the names are repeated here and a test keeps them equal)
+EVAL_TASKS: tuple[str, ...] = ("align", "retrieval", "cls", "gold", "tatoeba")
 
 #: the profile the book command renders with (real encoder, real text, CPU)
 BOOK_PROFILE = "cpu"
@@ -121,6 +128,12 @@ class StudyConfig:
     ablation_poolings: tuple[str, ...] = ("mean",)  # poolings besides embed.pooling
     ablation_pairs: tuple[int, ...] = (16, 32)  # training pairs, one full epoch each
     workers: int = 1  # parallel worker processes for independent runs (one thread each)
+    # the standard sets of the before/after comparison (wordot.align.benchmark)
+    tasks: tuple[str, ...] = ("gold", "tatoeba")  # wordot.evaluation.TASKS
+    gold_sets: tuple[str, ...] = ("xl-wa-es", "enfr")  # gold word alignments (test splits)
+    tatoeba_languages: tuple[str, ...] = ("de", "zh")  # Tatoeba retrieval
+    bench_layers: tuple[int, ...] = (8, -1)  # layers read (8: the usual one; -1: WordOT's)
+    peer_pairs: int = 0  # offline pairs per language added to the statistical peer's training
 
 
 @dataclass(frozen=True)
@@ -183,6 +196,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         description="tiny random model and toy data; minutes on 2 CPU cores; CI only, not results",
+        study=StudyConfig(bench_layers=(1, -1)),  # the tiny encoder has 2 layers
         demo=DemoConfig(n_points=30, flow_steps=25, timing_sizes=(25, 50, 100), timing_dim=64),
     ),
     "cpu": Profile(
@@ -213,6 +227,9 @@ PROFILES: dict[str, Profile] = {
             ablation_poolings=("first", "mean", "subword"),
             ablation_pairs=(256, 1024),  # the paper-scale 1k/10k: see the paper profile
             workers=2,
+            gold_sets=tuple(GOLD_SETS),
+            tatoeba_languages=TATOEBA_LANGUAGES,
+            peer_pairs=10_000,
         ),
         analysis=AnalysisConfig(
             languages=("de", "ar"),
@@ -238,6 +255,8 @@ PROFILES: dict[str, Profile] = {
             ablation_eps=(0.02, 0.2),
             ablation_poolings=("first", "mean", "subword"),
             ablation_pairs=(1000, 10_000),
+            gold_sets=tuple(GOLD_SETS),
+            tatoeba_languages=TATOEBA_LANGUAGES,
         ),
         analysis=AnalysisConfig(
             languages=("de", "ar"),
@@ -352,6 +371,13 @@ PARAMETERS: dict[str, _Param] = {
     ),
     "ablation_pairs": _Param("study", "ablation_pairs", int, many=True, check=_at_least(1)),
     "workers": _Param("study", "workers", int, check=_at_least(1)),
+    "eval_tasks": _Param("study", "tasks", str, many=True, check=_choice(EVAL_TASKS)),
+    "eval_gold_sets": _Param("study", "gold_sets", str, many=True, check=_choice(GOLD_SETS)),
+    "eval_tatoeba_languages": _Param(
+        "study", "tatoeba_languages", str, many=True, check=_langs(TATOEBA_CODES)
+    ),
+    "eval_layers": _Param("study", "bench_layers", int, many=True, check=_at_least(-1)),
+    "peer_pairs": _Param("study", "peer_pairs", int, check=_at_least(0)),
     # chapter 9
     "analysis_languages": _Param("analysis", "languages", str, many=True, check=_EVAL_LANGS),
     "analysis_pairs": _Param("analysis", "pairs", int, check=_at_least(1)),

@@ -19,8 +19,11 @@ sentence it rejects raises :class:`SentenceError` naming its index, language and
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
+import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -243,17 +246,69 @@ class WordEmbeddings:
         return m / m.sum(-1, keepdim=True)
 
 
-def hidden_states(model, encoding: dict[str, Tensor], layer: int = -1) -> Tensor:
-    """Hidden states ``(B, T, D)`` of one layer (-1 = last, 0 = embeddings)."""
+def _layer_stack(model) -> torch.nn.ModuleList | None:
+    """The encoder's list of transformer layers (BERT, XLM-R, ...: ``model.encoder.layer``)."""
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    return layers if isinstance(layers, torch.nn.ModuleList) else None
+
+
+#: models whose hidden states have been read at full depth once (transformers installs the
+#: hooks that collect hidden states on the layers present at the first such call, so that call
+#: must see them all), and models where running fewer layers did not give the expected states
+_FULL_DEPTH_SEEN: weakref.WeakSet = weakref.WeakSet()
+_NOT_TRUNCATABLE: weakref.WeakSet = weakref.WeakSet()
+
+
+@contextlib.contextmanager
+def _first_layers(model, k: int) -> Iterator[None]:
+    """Run only the first ``k`` transformer layers of ``model`` inside the block."""
+    layers = _layer_stack(model)
+    if layers is None or k >= len(layers):
+        yield
+        return
+    model.encoder.layer = layers[:k]
+    try:
+        yield
+    finally:
+        model.encoder.layer = layers
+
+
+def hidden_layers(model, encoding: dict[str, Tensor], layers: Sequence[int]) -> list[Tensor]:
+    """Hidden states ``(B, T, D)`` of each of ``layers`` (-1 = last, 0 = embeddings), from one
+    forward pass.
+
+    When no requested layer is the last, the layers above the highest requested one are not
+    run (for encoders that keep their layers in ``model.encoder.layer``, as BERT and XLM-R do):
+    layer 8 of a 12-layer model costs two thirds of a full pass, with the same values.
+    """
+    if not layers:
+        raise ValueError("no layer requested")
     device = next(model.parameters()).device
     enc = {k: v.to(device) for k, v in encoding.items()}
-    if layer == -1:
-        return model(**enc).last_hidden_state
+    stack = _layer_stack(model)
+    n = len(stack) if stack is not None else model.config.num_hidden_layers
+    for layer in layers:
+        if not -(n + 1) <= layer <= n:
+            raise ValueError(f"layer {layer} out of range for a model with {n} layers")
+    wanted = [layer % (n + 1) for layer in layers]  # -1 -> n
+    if wanted == [n]:
+        return [model(**enc).last_hidden_state]
+    top = max(wanted)
+    if model in _FULL_DEPTH_SEEN and model not in _NOT_TRUNCATABLE and top < n:
+        with _first_layers(model, top):
+            out = model(**enc, output_hidden_states=True)
+        if len(out.hidden_states) == top + 1:
+            return [out.hidden_states[k] for k in wanted]
+        _NOT_TRUNCATABLE.add(model)  # the states are not the first layers': run them all
     out = model(**enc, output_hidden_states=True)
-    n = len(out.hidden_states)
-    if not -n <= layer < n:
-        raise ValueError(f"layer {layer} out of range for a model with {n - 1} layers")
-    return out.hidden_states[layer]
+    _FULL_DEPTH_SEEN.add(model)
+    return [out.hidden_states[k] for k in wanted]
+
+
+def hidden_states(model, encoding: dict[str, Tensor], layer: int = -1) -> Tensor:
+    """Hidden states ``(B, T, D)`` of one layer (-1 = last, 0 = embeddings); see
+    :func:`hidden_layers`."""
+    return hidden_layers(model, encoding, (layer,))[0]
 
 
 def embed_words(

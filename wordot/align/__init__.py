@@ -5,11 +5,24 @@
 * :mod:`~wordot.align.metrics`: corpus-level AER, precision, recall, F1 (Och and Ney 2003);
 * :mod:`~wordot.align.methods`: :func:`word_alignments` from an encoder's hidden states
   (SimAlign's argmax and itermax; links read from OT plans);
-* :mod:`~wordot.align.retrieval`: Tatoeba retrieval accuracy as XTREME computes it.
+* :mod:`~wordot.align.retrieval`: Tatoeba retrieval accuracy as XTREME computes it;
+* :mod:`~wordot.align.statistical`: eflomal and fast_align, the statistical peers;
+* :mod:`~wordot.align.benchmark`: all of the gold sets and Tatoeba languages for one encoder.
 
 The data come through :mod:`wordot.datasets` (``$WORDOT_DATA``, the cache, or a download).
 """
 
+from .benchmark import (
+    COLUMNS,
+    PUBLISHED_AER,
+    TATOEBA_LANGUAGES,
+    BenchmarkConfig,
+    averages,
+    compare_readings,
+    layer_curve,
+    layer_name,
+    run_benchmarks,
+)
 from .gold import (
     ERRATA,
     GOLD_SETS,
@@ -28,21 +41,25 @@ from .methods import (
     OT_METHODS,
     AlignOptions,
     Method,
+    alignments_by_layer,
     itermax,
     mutual_argmax,
     plan_links,
     similarity,
     word_alignments,
+    word_similarity,
 )
 from .metrics import AlignmentScores, aer, alignment_scores, gold_scores
 from .retrieval import (
     TATOEBA_CODES,
     RetrievalOptions,
     TatoebaResult,
+    layer_embeddings,
     retrieval_accuracy,
     sentence_embeddings,
     tatoeba_accuracy,
     tatoeba_code,
+    tatoeba_layers,
     tatoeba_pairs,
 )
 from .statistical import (
@@ -51,9 +68,19 @@ from .statistical import (
     StatisticalRun,
     align_statistical,
     statistical_alignments,
+    tokenize_pairs,
 )
 
 __all__ = [
+    "COLUMNS",
+    "PUBLISHED_AER",
+    "TATOEBA_LANGUAGES",
+    "BenchmarkConfig",
+    "averages",
+    "compare_readings",
+    "layer_curve",
+    "layer_name",
+    "run_benchmarks",
     "ERRATA",
     "GOLD_SETS",
     "SPLITS",
@@ -69,11 +96,13 @@ __all__ = [
     "OT_METHODS",
     "AlignOptions",
     "Method",
+    "alignments_by_layer",
     "itermax",
     "mutual_argmax",
     "plan_links",
     "similarity",
     "word_alignments",
+    "word_similarity",
     "AlignmentScores",
     "aer",
     "alignment_scores",
@@ -81,14 +110,17 @@ __all__ = [
     "TATOEBA_CODES",
     "RetrievalOptions",
     "TatoebaResult",
+    "layer_embeddings",
     "retrieval_accuracy",
     "sentence_embeddings",
     "tatoeba_accuracy",
     "tatoeba_code",
+    "tatoeba_layers",
     "tatoeba_pairs",
     "AlignerNotInstalledError",
     "StatisticalOptions",
     "StatisticalRun",
     "align_statistical",
     "statistical_alignments",
+    "tokenize_pairs",
 ]

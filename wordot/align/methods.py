@@ -43,7 +43,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..embed import POOLINGS, Pooling, hidden_states, selection_matrix, word_spans
+from ..embed import POOLINGS, Pooling, hidden_layers, selection_matrix, word_spans
 from ..loss import LossConfig
 from ..ot import transport_plan
 from .gold import Link, check_word_pairs
@@ -54,10 +54,12 @@ __all__ = [
     "OT_METHODS",
     "AlignOptions",
     "word_alignments",
+    "alignments_by_layer",
     "mutual_argmax",
     "itermax",
     "plan_links",
     "similarity",
+    "word_similarity",
 ]
 
 Method = Literal["argmax", "itermax", "ot-row", "ot-column", "ot-mutual", "ot-threshold"]
@@ -122,15 +124,20 @@ def _original_indices(words: Sequence[str], kept: Sequence[str]) -> list[int]:
     return out
 
 
-def _points(model, tokenizer, words: list[list[str]], layer: int, options: AlignOptions) -> _Points:
-    """The points of a batch of sentences at ``layer`` (see :class:`_Points`)."""
+def _points(
+    model, tokenizer, words: list[list[str]], layers: Sequence[int], options: AlignOptions
+) -> list[_Points]:
+    """The points of a batch of sentences at each of ``layers`` (see :class:`_Points`), from
+    one forward pass."""
     spans = word_spans(tokenizer, words, options.max_length)
-    H = hidden_states(model, spans.encoding, layer)
-    P, mask, owners = selection_matrix(spans.spans, H.shape[1], options.pooling)
-    vectors = P.to(H.device, H.dtype) @ H
+    out = []
     kept = [_original_indices(w, k) for w, k in zip(words, spans.words, strict=True)]
-    owners = [[kept[b][w] for w in row] for b, row in enumerate(owners)]
-    return _Points(vectors, mask.to(H.device), owners)
+    for H in hidden_layers(model, spans.encoding, layers):
+        P, mask, owners = selection_matrix(spans.spans, H.shape[1], options.pooling)
+        vectors = P.to(H.device, H.dtype) @ H
+        owners = [[kept[b][w] for w in row] for b, row in enumerate(owners)]
+        out.append(_Points(vectors, mask.to(H.device), owners))
+    return out
 
 
 def similarity(x: Tensor, y: Tensor) -> Tensor:
@@ -138,6 +145,26 @@ def similarity(x: Tensor, y: Tensor) -> Tensor:
     x = torch.nn.functional.normalize(x, dim=-1)
     y = torch.nn.functional.normalize(y, dim=-1)
     return (x @ y.T + 1.0) / 2.0
+
+
+def word_similarity(
+    model,
+    tokenizer,
+    pair: tuple[Sequence[str], Sequence[str]],
+    *,
+    layer: int = 8,
+    options: AlignOptions | None = None,
+) -> Tensor:
+    """SimAlign's :func:`similarity` between the points of one ``(source_words,
+    english_words)`` pair at ``layer``: ``(n_points_src, n_points_en)``; with
+    ``options.pooling="mean"`` (or first/last) one row per source word and one column per
+    English word, for pictures. Words the tokenizer cannot represent have no point."""
+    options = options or AlignOptions(pooling="mean")
+    check_word_pairs([pair])
+    with torch.no_grad():
+        src, en = (_points(model, tokenizer, [list(words)], (layer,), options)[0] for words in pair)
+    n, m = int(src.mask[0].sum()), int(en.mask[0].sum())
+    return similarity(src.vectors[0, :n].float(), en.vectors[0, :m].float())
 
 
 def mutual_argmax(sim: Tensor) -> Tensor:
@@ -234,19 +261,39 @@ def word_alignments(
 
     Returns one set of 0-indexed ``(source_index, english_index)`` per pair.
     """
+    return alignments_by_layer(
+        model, tokenizer, pairs, method=method, layers=(layer,), options=options
+    )[layer]
+
+
+def alignments_by_layer(
+    model,
+    tokenizer,
+    pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
+    *,
+    method: Method,
+    layers: Sequence[int] = (8,),
+    options: AlignOptions | None = None,
+) -> dict[int, list[set[Link]]]:
+    """:func:`word_alignments` at each of ``layers``, from one forward pass per batch:
+    ``{layer: [links of pair k, ...]}``."""
     if method not in METHODS:
         raise ValueError(f"unknown alignment method {method!r}; choose one of {METHODS}")
+    if not layers:
+        raise ValueError("no layer given")
     options = options or AlignOptions()
+    layers = tuple(dict.fromkeys(layers))
     check_word_pairs(pairs)
     order = sorted(range(len(pairs)), key=lambda k: len(pairs[k][0]) + len(pairs[k][1]))
-    result: list[set[Link]] = [set() for _ in pairs]
+    result: dict[int, list[set[Link]]] = {x: [set() for _ in pairs] for x in layers}
     with torch.no_grad():
         for start in range(0, len(order), options.batch_size):
             idx = order[start : start + options.batch_size]
             src, en = (
-                _points(model, tokenizer, [list(pairs[k][side]) for k in idx], layer, options)
+                _points(model, tokenizer, [list(pairs[k][side]) for k in idx], layers, options)
                 for side in (0, 1)
             )
-            for k, links in zip(idx, _batch_links(src, en, method, options), strict=True):
-                result[k] = links
+            for layer, s_pts, e_pts in zip(layers, src, en, strict=True):
+                for k, links in zip(idx, _batch_links(s_pts, e_pts, method, options), strict=True):
+                    result[layer][k] = links
     return result

@@ -16,6 +16,7 @@ XTREME's ``--specific_layer 7`` indexes the hidden states after the embedding la
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import torch
 from torch import Tensor
 
 from .. import datasets
-from ..embed import hidden_states
+from ..embed import hidden_layers
 
 __all__ = [
     "TATOEBA_CODES",
@@ -32,8 +33,10 @@ __all__ = [
     "RetrievalOptions",
     "TatoebaResult",
     "sentence_embeddings",
+    "layer_embeddings",
     "retrieval_accuracy",
     "tatoeba_accuracy",
+    "tatoeba_layers",
 ]
 
 #: ISO 639-1 code -> the ISO 639-3 code of the Tatoeba file names (XTREME's map, extended)
@@ -113,15 +116,29 @@ def sentence_embeddings(
     options: RetrievalOptions = RetrievalOptions(),
 ) -> Tensor:
     """Mean of ``layer``'s hidden states over each sentence's tokens, special tokens included
-    (XTREME): ``(len(sentences), D)``, float32, without gradients.
+    (XTREME): ``(len(sentences), D)``, float32, without gradients."""
+    return layer_embeddings(model, tokenizer, sentences, layers=(layer,), options=options)[layer]
+
+
+def layer_embeddings(
+    model,
+    tokenizer,
+    sentences: list[str],
+    *,
+    layers: Sequence[int] = (8,),
+    options: RetrievalOptions = RetrievalOptions(),
+) -> dict[int, Tensor]:
+    """:func:`sentence_embeddings` of several layers from one forward pass per batch:
+    ``{layer: (len(sentences), D)}``.
 
     Batches are formed from sentences sorted by length (less padding); rows come back in input
     order.
     """
     if not sentences:
         raise ValueError("no sentences given")
+    layers = tuple(dict.fromkeys(layers))
     order = sorted(range(len(sentences)), key=lambda k: len(sentences[k]))
-    rows: list[Tensor] = [torch.empty(0)] * len(sentences)
+    rows = {layer: [torch.empty(0)] * len(sentences) for layer in layers}
     with torch.no_grad():
         for start in range(0, len(order), options.batch_size):
             idx = order[start : start + options.batch_size]
@@ -132,12 +149,12 @@ def sentence_embeddings(
                 max_length=options.max_length,
                 return_tensors="pt",
             )
-            H = hidden_states(model, dict(enc), layer)
-            mask = enc["attention_mask"].to(H.device, H.dtype).unsqueeze(-1)
-            pooled = (H * mask).sum(1) / mask.sum(1)
-            for k, row in zip(idx, pooled, strict=True):
-                rows[k] = row.float().cpu()
-    return torch.stack(rows)
+            for layer, H in zip(layers, hidden_layers(model, dict(enc), layers), strict=True):
+                mask = enc["attention_mask"].to(H.device, H.dtype).unsqueeze(-1)
+                pooled = (H * mask).sum(1) / mask.sum(1)
+                for k, row in zip(idx, pooled, strict=True):
+                    rows[layer][k] = row.float().cpu()
+    return {layer: torch.stack(r) for layer, r in rows.items()}
 
 
 def retrieval_accuracy(queries: Tensor, candidates: Tensor) -> float:
@@ -164,8 +181,32 @@ def tatoeba_accuracy(
 ) -> TatoebaResult:
     """Tatoeba retrieval accuracy of ``lang`` in both directions (XTREME's protocol), over all
     of its pairs."""
+    return tatoeba_layers(
+        model, tokenizer, lang, layers=(layer,), options=options, data_dir=data_dir
+    )[layer]
+
+
+def tatoeba_layers(
+    model,
+    tokenizer,
+    lang: str,
+    *,
+    layers: Sequence[int] = (8,),
+    options: RetrievalOptions | None = None,
+    data_dir: str | Path | None = None,
+) -> dict[int, TatoebaResult]:
+    """:func:`tatoeba_accuracy` of several layers, from one encoding of the sentences."""
     options = options or RetrievalOptions()
     pairs = tatoeba_pairs(lang, data_dir=data_dir)
-    xx = sentence_embeddings(model, tokenizer, [s for s, _ in pairs], layer=layer, options=options)
-    en = sentence_embeddings(model, tokenizer, [e for _, e in pairs], layer=layer, options=options)
-    return TatoebaResult(lang, len(pairs), retrieval_accuracy(xx, en), retrieval_accuracy(en, xx))
+    kw = {"layers": layers, "options": options}
+    xx = layer_embeddings(model, tokenizer, [s for s, _ in pairs], **kw)
+    en = layer_embeddings(model, tokenizer, [e for _, e in pairs], **kw)
+    return {
+        layer: TatoebaResult(
+            lang,
+            len(pairs),
+            retrieval_accuracy(xx[layer], en[layer]),
+            retrieval_accuracy(en[layer], xx[layer]),
+        )
+        for layer in xx
+    }

@@ -44,9 +44,10 @@ from .links import (
     word_links,
 )
 from .retrieval import ngram_vectors, retrieval, retrieval_p1
-from .suite import TASKS, compare, evaluate_all, summarise, supported
+from .suite import CORPUS_TASKS, TASKS, compare, evaluate_all, summarise, supported
 
 __all__ = [
+    "CORPUS_TASKS",
     "TASKS",
     "WEIGHT_DECAYS",
     "AlignmentCounts",

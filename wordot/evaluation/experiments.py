@@ -32,12 +32,13 @@ from transformers.utils import logging as hf_logging
 
 from .. import config as config_mod
 from .. import paths
+from ..align.benchmark import BenchmarkConfig
 from ..embed import EmbedConfig
 from ..loss import LossConfig
 from ..models import encoder_label, load_encoder
 from ..train import config_from_profile, profile_corpora, run_dir, train
 from .common import EvalSizes
-from .suite import TASKS, evaluate_all
+from .suite import evaluate_all
 
 __all__ = ["Job", "eval_kwargs", "init_worker", "record_path", "run_job", "run_jobs"]
 
@@ -65,6 +66,7 @@ class Job:
 _PLAN_FIELDS = ("eps", "cost", "reach", "tol")
 _EMBED_FIELDS = tuple(f.name for f in dataclasses.fields(EmbedConfig))
 _SIZE_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSizes))
+_BENCH_FIELDS = ("gold_sets", "gold_split", "tatoeba_languages", "bench_layers")
 _OTHER_FIELDS = ("langs", "tasks", "prefix")
 
 
@@ -75,12 +77,14 @@ def eval_kwargs(p: config_mod.Profile, **changes: Any) -> dict[str, Any]:
 
     ``changes`` replace single fields by name: ``eps``/``cost``/``reach``/``tol`` of the plan,
     ``pooling``/``layer``/``max_length`` of the embedding, the fields of
-    :class:`~wordot.evaluation.EvalSizes`, and ``langs``, ``tasks``, ``prefix``. The plans are
+    :class:`~wordot.evaluation.EvalSizes`, ``langs``, ``tasks``, ``prefix``, and the standard
+    sets: ``gold_sets``, ``gold_split`` (default ``"test"``), ``tatoeba_languages`` and
+    ``bench_layers`` (alignment and retrieval read the same layers). The plans are
     solved to the solver's default tolerance (:func:`wordot.ot.default_tol`, 1e-5 in float32),
     not to the looser ``loss.tol`` of training, unless ``tol`` is changed: the numbers of
     chapter 8 were measured so.
     """
-    known = set(_PLAN_FIELDS + _EMBED_FIELDS + _SIZE_FIELDS + _OTHER_FIELDS)
+    known = set(_PLAN_FIELDS + _EMBED_FIELDS + _SIZE_FIELDS + _BENCH_FIELDS + _OTHER_FIELDS)
     unknown = sorted(set(changes) - known)
     if unknown:
         raise ValueError(f"unknown evaluation setting(s) {unknown}; known: {sorted(known)}")
@@ -94,13 +98,22 @@ def eval_kwargs(p: config_mod.Profile, **changes: Any) -> dict[str, Any]:
         retrieval_pairs=p.study.retrieval_pairs,
         cls_train=p.study.cls_train,
     )
+    layers = tuple(changes.get("bench_layers", p.study.bench_layers))
+    benchmarks = BenchmarkConfig(
+        gold_sets=tuple(changes.get("gold_sets", p.study.gold_sets)),
+        split=changes.get("gold_split", "test"),
+        align_layers=layers,
+        tatoeba_languages=tuple(changes.get("tatoeba_languages", p.study.tatoeba_languages)),
+        tatoeba_layers=layers,
+    )
     return {
         "langs": list(changes.get("langs", p.study.languages)),
         "plan": plan,
         "embed": dataclasses.replace(p.embed, **picked(_EMBED_FIELDS)),
         "sizes": dataclasses.replace(sizes, **picked(_SIZE_FIELDS)),
-        "tasks": tuple(changes.get("tasks", TASKS)),
+        "tasks": tuple(changes.get("tasks", p.study.tasks)),
         "prefix": changes.get("prefix", ""),
+        "benchmarks": benchmarks,
     }
 
 
@@ -110,6 +123,7 @@ def _settings_key(kw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]
     plan: LossConfig = kw["plan"]
     embed: EmbedConfig = kw["embed"]
     sizes: EvalSizes = kw["sizes"]
+    bench: BenchmarkConfig = kw["benchmarks"]
     key = {
         "langs": kw["langs"],
         "eps": plan.eps,
@@ -121,7 +135,16 @@ def _settings_key(kw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]
         "align_pairs": sizes.align_pairs,
         "retrieval_pairs": sizes.retrieval_pairs,
         "cls_train": sizes.cls_train,
+        "tasks": list(kw["tasks"]),
     }
+    if {"gold", "tatoeba"} & set(kw["tasks"]):
+        key |= {
+            "gold_sets": list(bench.gold_sets),
+            "gold_split": bench.split,
+            "method": bench.method,
+            "tatoeba_languages": list(bench.tatoeba_languages),
+            "bench_layers": list(bench.align_layers),
+        }
     extra = {k: list(v) if isinstance(v, tuple | list) else v for k, v in changes.items()}
     return key | {k: v for k, v in extra.items() if k not in key}
 

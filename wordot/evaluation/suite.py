@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import corpora
+from ..align.benchmark import BenchmarkConfig, gold_rows, layer_name, tatoeba_rows
 from ..embed import EmbedConfig
 from ..loss import LossConfig
 from .classification import zero_shot_classification
@@ -27,10 +28,14 @@ from .features import FeatureCache, make_feature_cache
 from .links import alignment_precision
 from .retrieval import retrieval
 
-__all__ = ["TASKS", "compare", "evaluate_all", "summarise", "supported"]
+__all__ = ["CORPUS_TASKS", "TASKS", "compare", "evaluate_all", "summarise", "supported"]
 
-#: the evaluations of :func:`evaluate_all`
-TASKS: tuple[str, ...] = ("align", "retrieval", "cls")
+#: the evaluations of :func:`evaluate_all`: on held-out pairs of the offline corpora
+#: (``align`` against a lexicon, ``retrieval``, ``cls``), and on the standard sets (``gold``
+#: word alignments, ``tatoeba`` retrieval; :mod:`wordot.align.benchmark`)
+TASKS: tuple[str, ...] = ("align", "retrieval", "cls", "gold", "tatoeba")
+#: what :func:`evaluate_all` runs unless told: the evaluations on the offline corpora
+CORPUS_TASKS: tuple[str, ...] = ("align", "retrieval", "cls")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class _Setup:
     feature_cache: FeatureCache | None
     corpora_dir: str | Path | None
     progress: bool
+    benchmarks: BenchmarkConfig
+    data_dir: str | Path | None
 
     def text_options(self) -> dict[str, Any]:
         """Keyword arguments of retrieval and classification: how texts become features."""
@@ -84,6 +91,37 @@ def _align_part(s: _Setup, pool: list[tuple[str, str]], lang: str, lexicon) -> d
         progress=s.progress,
     )
     return {f"align/{lang}/{k}": v for k, v in a.items()}
+
+
+def layer_key(layer: int) -> str:
+    """How a record key names a layer: ``"8"``, or ``"last"`` for -1."""
+    return "last" if layer == -1 else str(layer)
+
+
+def _standard_part(s: _Setup, task: str) -> dict[str, Any]:
+    """``gold/<set>/<metric>@<layer>`` or ``tatoeba/<lang>/<metric>@<layer>`` entries (and
+    ``.../n``, the sentence pairs behind them) of the standard sets."""
+    if task == "gold":
+        if not s.benchmarks.gold_sets:
+            return {}
+        rows = gold_rows(
+            s.model, s.tokenizer, s.benchmarks, data_dir=s.data_dir, progress=s.progress
+        )
+        cfg_layers = s.benchmarks.align_layers
+    else:
+        if not s.benchmarks.tatoeba_languages:
+            return {}
+        rows = tatoeba_rows(
+            s.model, s.tokenizer, s.benchmarks, data_dir=s.data_dir, progress=s.progress
+        )
+        cfg_layers = s.benchmarks.tatoeba_layers
+    names = {layer_name(x): layer_key(x) for x in cfg_layers}
+    out: dict[str, Any] = {}
+    for r in rows:
+        where = r["set"] if task == "gold" else r["language"]
+        out[f"{task}/{where}/{r['metric']}@{names[r['layer']]}"] = r["value"]
+        out[f"{task}/{where}/n"] = r["n"]
+    return out
 
 
 def _has_sections(lang: str, corpora_dir: str | Path | None) -> bool:
@@ -141,13 +179,15 @@ def evaluate_all(
     sizes: EvalSizes = EvalSizes(),
     seed: int = 0,
     prefix: str = "",
-    tasks: Sequence[str] = TASKS,
+    tasks: Sequence[str] = CORPUS_TASKS,
     feature_cache: str | Path | FeatureCache | None = None,
     corpora_dir: str | Path | None = None,
+    benchmarks: BenchmarkConfig = BenchmarkConfig(),
+    data_dir: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """All three evaluations of one model (or the ``tasks`` named); a flat, JSON-serialisable
-    record.
+    """The evaluations ``tasks`` of one model (default: the three on the offline corpora) in one
+    flat, JSON-serialisable record.
 
     Keys are ``<task>/<lang>/<metric>`` (and ``<task>/avg/<metric>``, the mean over the
     languages that have the metric): ``align/de/precision``, ``align/de/precision_mutual``,
@@ -171,6 +211,14 @@ def evaluate_all(
     ``feature_cache``: a directory (or :class:`~wordot.evaluation.features.FeatureCache`) for
     sentence features of retrieval and classification.
 
+    The standard sets (tasks ``gold`` and ``tatoeba``) are measured as ``benchmarks`` says
+    (:class:`~wordot.align.benchmark.BenchmarkConfig`: sets, split, method, layers, Tatoeba
+    languages), from ``data_dir`` (default: :func:`wordot.datasets.path` finds them): keys
+    ``gold/<set>/<metric>@<layer>`` (``aer``, ``precision``, ``recall``; layer ``8`` or
+    ``last``) and ``tatoeba/<lang>/<metric>@<layer>`` (``xx_to_en``, ``en_to_xx``), with
+    ``.../n`` the sentence pairs behind them, and ``gold_split``; ``langs`` do not apply to
+    them.
+
     Defaults are sized for time: with multilingual-e5-small on one CPU thread, one record for
     de fr es ru zh takes about 3 CPU-minutes (classification ~45%, retrieval ~30%, alignment
     ~20%, loading data and Moses the rest), 4-6 minutes of wall time on the two cores it was
@@ -181,7 +229,20 @@ def evaluate_all(
     langs = _checked_request(langs, tasks)
     t_start, cpu_start = time.perf_counter(), time.process_time()
     fc = make_feature_cache(model, feature_cache)
-    s = _Setup(model, tokenizer, plan, embed, sizes, seed, prefix, fc, corpora_dir, progress)
+    s = _Setup(
+        model,
+        tokenizer,
+        plan,
+        embed,
+        sizes,
+        seed,
+        prefix,
+        fc,
+        corpora_dir,
+        progress,
+        benchmarks,
+        data_dir,
+    )
     rec: dict[str, Any] = {
         "seed": seed,
         "eps": plan.eps,
@@ -195,7 +256,7 @@ def evaluate_all(
     }
     skipped: list[str] = []
     t_align = t_retr = 0.0
-    for lang in langs:
+    for lang in langs if {"align", "retrieval"} & set(tasks) else []:
         test = corpora.offline_pairs(lang, "test", cache=corpora_dir)
         pool = sample_pairs(test, sizes.retrieval_pairs, seed, lang)
         t0 = time.perf_counter()
@@ -218,6 +279,14 @@ def evaluate_all(
         rec.update(cls)
         skipped += cls_skipped
     t_cls = time.perf_counter() - t0
+    standard_times = {}
+    for task in ("gold", "tatoeba"):
+        if task in tasks:
+            t0 = time.perf_counter()
+            rec.update(_standard_part(s, task))
+            standard_times[f"time/{task}"] = time.perf_counter() - t0
+    if "gold" in tasks:
+        rec["gold_split"] = benchmarks.split
     _add_averages(rec)
     rec["skipped"] = skipped
     rec.update(
@@ -225,6 +294,7 @@ def evaluate_all(
             "time/retrieval": t_retr,
             "time/align": t_align,
             "time/cls": t_cls,
+            **standard_times,
             "time/total": time.perf_counter() - t_start,
             "time/cpu": time.process_time() - cpu_start,
         }
@@ -240,15 +310,23 @@ _AVERAGED = {
 
 
 def _add_averages(rec: dict[str, Any]) -> None:
-    """``<task>/avg/<metric>``: unweighted mean over the non-English languages having it."""
-    for task, metrics in _AVERAGED.items():
-        for metric in metrics:
-            vals = []
-            for key, v in rec.items():
-                parts = key.split("/")
-                if parts[0] == task and parts[-1] == metric and parts[1] not in ("en", "avg"):
-                    if v is not None:
-                        vals.append(v)
+    """``<task>/avg/<metric>``: unweighted mean over the non-English languages (``gold``: the
+    sets) that have the metric."""
+    metrics = dict(_AVERAGED)
+    for task in ("gold", "tatoeba"):  # every metric@layer measured
+        metrics[task] = tuple(
+            dict.fromkeys(k.split("/")[-1] for k in rec if k.startswith(task + "/") and "@" in k)
+        )
+    for task, names in metrics.items():
+        for metric in names:
+            vals = [
+                v
+                for key, v in rec.items()
+                if (parts := key.split("/"))[0] == task
+                and parts[-1] == metric
+                and parts[1] not in ("en", "avg")
+                and v is not None
+            ]
             if vals:
                 rec[f"{task}/avg/{metric}"] = sum(vals) / len(vals)
 
