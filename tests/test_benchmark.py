@@ -98,6 +98,12 @@ def test_config_names_every_evaluation_task():
     assert config.EVAL_TASKS == TASKS
 
 
+def _values(table, name: str, layer: int) -> dict[str, float]:
+    """``{metric: value}`` of one set (or "tatoeba") and layer of a benchmark table."""
+    got = table[(table["set"] == name) & (table["layer"] == layer_name(layer))]
+    return dict(zip(got["metric"], got["value"], strict=True))
+
+
 @needs_eval_data
 def test_suite_values_equal_the_single_measures(tiny):
     model, tokenizer = tiny
@@ -125,16 +131,14 @@ def test_suite_values_equal_the_single_measures(tiny):
                 model, tokenizer, [(g.src, g.en) for g in gold], method="argmax", layer=layer
             )
             want = gold_scores(links, gold)
-            got = table[(table["set"] == name) & (table["layer"] == layer_name(layer))]
-            got = dict(zip(got["metric"], got["value"], strict=True))
-            assert got == pytest.approx(
+            assert _values(table, name, layer) == pytest.approx(
                 {"aer": want.aer, "precision": want.precision, "recall": want.recall}, abs=1e-12
             )
     for layer in (1, -1):
         r = tatoeba_accuracy(model, tokenizer, "sw", layer=layer)
-        got = table[(table["set"] == "tatoeba") & (table["layer"] == layer_name(layer))]
-        got = dict(zip(got["metric"], got["value"], strict=True))
-        assert got == pytest.approx({"xx_to_en": r.xx_to_en, "en_to_xx": r.en_to_xx}, abs=1e-12)
+        assert _values(table, "tatoeba", layer) == pytest.approx(
+            {"xx_to_en": r.xx_to_en, "en_to_xx": r.en_to_xx}, abs=1e-12
+        )
     avg = averages(table).set_index(["task", "layer", "metric"])
     aer_last = table[(table["metric"] == "aer") & (table["layer"] == "last")]["value"].mean()
     assert avg.loc[("alignment", "last", "aer"), "value"] == pytest.approx(aer_last)

@@ -81,7 +81,7 @@ def test_every_flat_name_maps_to_a_field_and_back():
         ({"grad_accum": 0}, r"grad_accum must be >= 1"),
         ({"batch_size": "none"}, r"batch_size cannot be none"),
         ({"device": "gpu"}, r"device must be auto, cpu"),
-        ({"task_data": "/no/such/dir"}, r"task_data must be hub, fixtures or an existing"),
+        ({"task_data": "/no/such/dir"}, r"task_data must be hub, fixtures, eval-data"),
     ],
 )
 def test_bad_overrides_name_the_problem(kwargs, message):

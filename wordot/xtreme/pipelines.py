@@ -6,8 +6,13 @@
    fail before a long model download);
 2. :meth:`prepare` turns them into model inputs and returns the :class:`TrainInputs`;
 3. after :func:`~wordot.xtreme.finetune.fine_tune`, :meth:`test` scores every test language and
-   writes XTREME-style predictions; :meth:`data_record` and :meth:`results` are the pipeline's
-   part of ``results.json``.
+   writes XTREME-style predictions and every item's score (``scores-<lang>.json``, for paired
+   comparisons, :mod:`~wordot.xtreme.compare`); :meth:`data_record` and :meth:`results` are
+   the pipeline's part of ``results.json``.
+
+The classes here are the ``"xtreme"`` protocol (English MultiNLI / SQuAD from the hub);
+:mod:`~wordot.xtreme.downsized` subclasses them for the ``"downsized"`` one, and
+:data:`wordot.xtreme.runs.PIPELINES` picks a class by task and protocol.
 """
 
 from __future__ import annotations
@@ -22,22 +27,73 @@ import numpy as np
 
 from ..paths import write_json, write_text
 from .data import NLI_LABELS, SQUAD_HUB, XNLI_HUB, XQUAD_HUB, load_nli, load_qa
-from .features import encode_nli, prepare_qa, set_lowercase, wants_token_types
+from .features import QAFeatures, encode_nli, prepare_qa, set_lowercase, wants_token_types
 from .finetune import ArrayDataset, collate_arrays, nli_collator, predict_nli, qa_logits
-from .metrics import accuracy, language_averages, squad_metrics
+from .metrics import accuracy, language_averages, squad_metrics, squad_scores
 from .postprocess import postprocess_qa
 from .presets import TaskPreset
+
+#: the protocols of a run: XTREME's (English MultiNLI / SQuAD training data from the hub) and
+#: the downsized one on the evaluation files alone (:mod:`wordot.xtreme.downsized`)
+PROTOCOLS = ("xtreme", "downsized")
+
+
+@dataclass(frozen=True)
+class DownsizedSplit:
+    """The fixed split of the ``"downsized"`` protocol: the same for every run and encoder.
+
+    ``seed`` chooses the split (not the fine-tuning seed of a run); ``test_articles``: XQuAD
+    articles held out for testing (of 48); ``dev_items``: English XNLI dev items held out to
+    choose the checkpoint (rounded up to whole premises); ``train_items``: a subsample of the
+    training items (XNLI: of the dev items not held out; XQuAD: of the training articles'
+    questions; None = all); ``test_items``: a subsample of the test items, the same items in
+    every language (XNLI: of 5010 per language; XQuAD: of the held-out questions; None = all).
+    """
+
+    seed: int = 0
+    test_articles: int = 12
+    dev_items: int = 490
+    train_items: int | None = None
+    test_items: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("test_articles", "dev_items", "train_items", "test_items"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise ValueError(f"DownsizedSplit.{name} must be a positive integer, got {value!r}")
+
+    def to_dict(self, task: str) -> dict[str, Any]:
+        """The fields that apply to ``task`` (what ``results.json`` records and reuse compares)."""
+        own = "test_articles" if task == "xquad" else "dev_items"
+        return {
+            "seed": self.seed,
+            own: getattr(self, own),
+            "train_items": self.train_items,
+            "test_items": self.test_items,
+        }
 
 
 @dataclass(frozen=True)
 class DataRequest:
-    """The data of a run: test languages, where from (``"hub"``, ``"fixtures"`` or a
-    directory, see :func:`~wordot.xtreme.data.load_split`), the first N training examples
-    (None = all)."""
+    """The data of a run: test languages, where from, the first N training examples (None =
+    all), the protocol and, for ``"downsized"``, its split.
+
+    ``source``: for ``"xtreme"`` ``"hub"``, ``"fixtures"`` or a directory laid out like the
+    hub (:func:`~wordot.xtreme.data.load_split`); for ``"downsized"`` ``"eval-data"``
+    (:func:`wordot.datasets.path`'s search) or a directory laid out like ``eval-data``.
+    """
 
     languages: tuple[str, ...]
     source: str | Path = "hub"
     train_limit: int | None = None
+    protocol: str = "xtreme"
+    split: DownsizedSplit | None = None
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; choose one of {PROTOCOLS}")
+        if self.protocol == "xtreme" and self.split is not None:
+            raise ValueError("a DownsizedSplit is for protocol='downsized', not 'xtreme'")
 
 
 @dataclass(frozen=True)
@@ -62,6 +118,15 @@ def _split(dataset: str, config: str, split: str, examples: int, **extra: Any) -
     return {"dataset": dataset, "config": config, "split": split, "examples": examples, **extra}
 
 
+def write_item_scores(path: Path, ids: list[str], scores: dict[str, list[float]]) -> None:
+    """``{"id": [...], <metric>: [...], ...}``: every test item's scores, 0-100, in test order
+    (their means are the language's metrics)."""
+    for name, values in scores.items():
+        if len(values) != len(ids):
+            raise ValueError(f"{path}: {len(values)} {name} scores for {len(ids)} items")
+    write_json(path, {"id": ids} | scores)
+
+
 class XNLIPipeline:
     """English MultiNLI for training, English XNLI dev for model selection, accuracy on each
     language's test set; predictions are label names, one a line (``test-<lang>.tsv``)."""
@@ -73,6 +138,7 @@ class XNLIPipeline:
         self.train = load_nli("en", "train", source, limit=request.train_limit)
         self.dev = load_nli("en", "validation", source)
         self.tests = {lg: load_nli(lg, "test", source) for lg in request.languages}
+        self.test_ids = {lg: [str(i) for i in range(len(ds))] for lg, ds in self.tests.items()}
 
     def prepare(self, model: Any, tokenizer: Any) -> TrainInputs:
         tt = wants_token_types(model)
@@ -95,11 +161,13 @@ class XNLIPipeline:
         metrics = {}
         for lg, rows in self.test_rows.items():
             pred = predict_nli(model, rows, self.collate, device=run.device, autocast=run.autocast)
-            metrics[lg] = {
-                "accuracy": accuracy(pred, [r["labels"] for r in rows]),
-                "examples": len(rows),
-            }
+            gold = np.asarray([r["labels"] for r in rows])
+            metrics[lg] = {"accuracy": accuracy(pred, gold), "examples": len(rows)}
             write_text(pred_dir / f"test-{lg}.tsv", "".join(NLI_LABELS[i] + "\n" for i in pred))
+            correct = (100.0 * (pred == gold)).tolist()
+            write_item_scores(
+                pred_dir / f"scores-{lg}.json", self.test_ids[lg], {"accuracy": correct}
+            )
         return metrics
 
     def data_record(self, metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -116,6 +184,37 @@ class XNLIPipeline:
             "metrics": metrics,
             "averages": language_averages(scores, "xnli"),
         }
+
+
+def _answer_window_settings(preset: TaskPreset, tokenizer: Any) -> dict[str, Any]:
+    """``prepare_qa`` settings of ``preset.answer_window`` training windows: consecutive
+    windows overlap by half the context of a window with the longest question, so every answer
+    up to that long lies whole in a window, and offsets are kept for :func:`_answer_windows`."""
+    specials = tokenizer.num_special_tokens_to_add(pair=True)
+    context = preset.answer_window - preset.max_query_length - specials
+    if context < 2:
+        raise ValueError(
+            f"preset {preset.name!r}: answer_window {preset.answer_window} leaves {context} "
+            f"context tokens after a {preset.max_query_length}-token question and {specials} "
+            "special tokens"
+        )
+    return {"max_length": preset.answer_window, "doc_stride": context // 2, "keep_offsets": True}
+
+
+def _answer_windows(feats: QAFeatures) -> np.ndarray:
+    """``(F,)``: each example's one training window among those that hold its whole answer:
+    the one where the answer's first token has its maximum context (BERT's rule, the window
+    where it is most central), else the first."""
+    f = np.arange(len(feats))
+    holds = feats.start_positions > 0
+    central = holds & feats.max_context[f, feats.start_positions]
+    out = np.zeros(len(feats), dtype=bool)
+    for candidates in (central, holds):
+        todo = candidates & ~np.isin(feats.example_index, feats.example_index[out])
+        idx = np.flatnonzero(todo)
+        _, first = np.unique(feats.example_index[idx], return_index=True)
+        out[idx[first]] = True
+    return out
 
 
 class XQuADPipeline:
@@ -139,19 +238,19 @@ class XQuADPipeline:
             token_type_ids=wants_token_types(model),
         )
         train = self.train
+        train_kw = kw | {"keep_offsets": False}
+        if p.answer_window:
+            train_kw = kw | _answer_window_settings(p, tokenizer)
         feats = prepare_qa(
-            tokenizer,
-            train["question"],
-            train["context"],
-            train["answers"],
-            keep_offsets=False,
-            **kw,
+            tokenizer, train["question"], train["context"], train["answers"], **train_kw
         )
         self.test_feats = {
             lg: prepare_qa(tokenizer, ds["question"], ds["context"], **kw)
             for lg, ds in self.tests.items()
         }
         keep = np.isin(feats.example_index, feats.skipped, invert=True)
+        if p.answer_window:
+            keep &= _answer_windows(feats)
         self.train_windows, self.skipped = int(keep.sum()), len(feats.skipped)
         arrays = {k: v[keep] for k, v in feats.arrays(labels=True).items()}
         return TrainInputs(ArrayDataset(arrays), collate_arrays)
@@ -173,6 +272,13 @@ class XQuADPipeline:
             refs = {qid: a["text"] for qid, a in zip(ds["id"], ds["answers"], strict=True)}
             metrics[lg] = squad_metrics(preds, refs) | {"examples": len(ds), "windows": len(feats)}
             write_json(pred_dir / f"test-{lg}.json", preds, indent=2)
+            items = squad_scores(preds, refs)
+            ids = list(items)
+            write_item_scores(
+                pred_dir / f"scores-{lg}.json",
+                ids,
+                {key: [items[q][key] for q in ids] for key in ("f1", "exact_match")},
+            )
         return metrics
 
     def data_record(self, metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -205,10 +311,3 @@ class XQuADPipeline:
                 "lowercase_applied": self.lowercased,
             },
         }
-
-
-#: the pipeline of each task
-PIPELINES: dict[str, type[XNLIPipeline] | type[XQuADPipeline]] = {
-    "xnli": XNLIPipeline,
-    "xquad": XQuADPipeline,
-}
