@@ -43,9 +43,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import languages as L
-from .align.benchmark import TATOEBA_LANGUAGES
-from .align.gold import GOLD_SETS
-from .align.retrieval import TATOEBA_CODES
 from .embed import POOLINGS, EmbedConfig
 from .loss import LossConfig
 from .ot import COSTS
@@ -233,8 +230,8 @@ PROFILES: dict[str, Profile] = {
             ablation_poolings=("first", "mean", "subword"),
             ablation_pairs=(256, 1024),  # the paper-scale 1k/10k: see the paper profile
             workers=2,
-            gold_sets=tuple(GOLD_SETS),
-            tatoeba_languages=TATOEBA_LANGUAGES,
+            gold_sets=tuple(L.GOLD_ALIGNMENT),
+            tatoeba_languages=L.TATOEBA,
             peer_pairs=10_000,
         ),
         analysis=AnalysisConfig(
@@ -273,8 +270,8 @@ PROFILES: dict[str, Profile] = {
             ablation_eps=(0.02, 0.2),
             ablation_poolings=("first", "mean", "subword"),
             ablation_pairs=(1000, 10_000),
-            gold_sets=tuple(GOLD_SETS),
-            tatoeba_languages=TATOEBA_LANGUAGES,
+            gold_sets=tuple(L.GOLD_ALIGNMENT),
+            tatoeba_languages=L.TATOEBA,
         ),
         analysis=AnalysisConfig(
             languages=("de", "ar"),
@@ -337,6 +334,16 @@ def _task_data(v: str) -> str | None:
     )
 
 
+def _tatoeba_language(v: str) -> str | None:
+    from .align.retrieval import tatoeba_code  # the full table only when the value is given
+
+    try:
+        tatoeba_code(v)
+    except ValueError as err:
+        return str(err).split(";")[0].replace(f"no Tatoeba set for {v!r}", "has no Tatoeba set")
+    return None
+
+
 _SOURCE_LANGS = _langs(set(L.LARGE) | set(L.OFFLINE))
 _EVAL_LANGS = _langs(set(L.LARGE) | set(L.OFFLINE) | {"ja", "ro"})
 
@@ -393,9 +400,9 @@ PARAMETERS: dict[str, _Param] = {
     "ablation_pairs": _Param("study", "ablation_pairs", int, many=True, check=_at_least(1)),
     "workers": _Param("study", "workers", int, check=_at_least(1)),
     "eval_tasks": _Param("study", "tasks", str, many=True, check=_choice(EVAL_TASKS)),
-    "eval_gold_sets": _Param("study", "gold_sets", str, many=True, check=_choice(GOLD_SETS)),
+    "eval_gold_sets": _Param("study", "gold_sets", str, many=True, check=_choice(L.GOLD_ALIGNMENT)),
     "eval_tatoeba_languages": _Param(
-        "study", "tatoeba_languages", str, many=True, check=_langs(TATOEBA_CODES)
+        "study", "tatoeba_languages", str, many=True, check=_tatoeba_language
     ),
     "eval_layers": _Param("study", "bench_layers", int, many=True, check=_at_least(-1)),
     "peer_pairs": _Param("study", "peer_pairs", int, check=_at_least(0)),

@@ -14,6 +14,8 @@ __all__ = [
     "OFFLINE",
     "XNLI",
     "XQUAD",
+    "TATOEBA",
+    "GOLD_ALIGNMENT",
     "NO_SPACE",
     "NAMES",
     "check_languages",
@@ -29,6 +31,19 @@ OFFLINE: tuple[str, ...] = tuple("bg de el es fr ar ru zh hi th tr vi ur sw".spl
 XNLI: tuple[str, ...] = tuple("en bg de el es fr ar hi ru sw th tr ur vi zh".split())
 #: XQuAD's languages in the paper's Table 2 (the dataset also has ro)
 XQUAD: tuple[str, ...] = ("en", "de", "el", "es", "ar", "hi", "ru", "th", "tr", "vi", "zh")
+#: Tatoeba languages of the evaluation suite: XNLI's fourteen besides English (the training
+#: languages among them) and the other sources of the gold alignment sets
+TATOEBA: tuple[str, ...] = tuple(x for x in XNLI if x != "en") + ("ro", "ja")
+#: the gold word-alignment sets and their non-English language (wordot.align.gold reads them)
+GOLD_ALIGNMENT: dict[str, str] = {
+    "enfr": "fr",
+    "roen": "ro",
+    "zhen": "zh",
+    "jaen": "ja",
+    "xl-wa-bg": "bg",
+    "xl-wa-es": "es",
+    "bicici-deen": "de",
+}
 #: languages written without spaces between words (word splitting needs care)
 NO_SPACE: frozenset[str] = frozenset({"zh", "th", "ja", "lo", "km", "my"})
 

@@ -48,7 +48,7 @@ __all__ = [
 
 #: Tatoeba languages of the suite: the paper's fourteen XNLI languages (the training languages
 #: de fr es ru among them) and the other sources of the gold alignment sets (ro, ja)
-TATOEBA_LANGUAGES: tuple[str, ...] = tuple(x for x in L.XNLI if x != "en") + ("ro", "ja")
+TATOEBA_LANGUAGES: tuple[str, ...] = L.TATOEBA
 
 #: Published AER (points) on the sets here, from the awesome-align README (Dou and Neubig
 #: 2021): mBERT layer 8 without fine-tuning, read with argmax (SimAlign's recipe), and two

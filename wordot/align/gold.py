@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import datasets
+from ..languages import GOLD_ALIGNMENT
 
 __all__ = [
     "Link",
@@ -50,14 +51,10 @@ __all__ = [
 Link = tuple[int, int]
 
 #: gold alignment sets: registry name -> (source language, format)
+_FORMATS = {"enfr": "awesome", "roen": "awesome", "zhen": "awesome", "jaen": "awesome"}
+_FORMATS |= {"xl-wa-bg": "xl-wa", "xl-wa-es": "xl-wa", "bicici-deen": "pharaoh"}
 GOLD_SETS: dict[str, tuple[str, str]] = {
-    "enfr": ("fr", "awesome"),
-    "roen": ("ro", "awesome"),
-    "zhen": ("zh", "awesome"),
-    "jaen": ("ja", "awesome"),
-    "xl-wa-bg": ("bg", "xl-wa"),
-    "xl-wa-es": ("es", "xl-wa"),
-    "bicici-deen": ("de", "pharaoh"),
+    name: (lang, _FORMATS[name]) for name, lang in GOLD_ALIGNMENT.items()
 }
 #: the splits of the sets that have them (the others are one test set: split None or "test")
 SPLITS: dict[str, tuple[str, ...]] = {"xl-wa-bg": ("dev", "test"), "xl-wa-es": ("dev", "test")}

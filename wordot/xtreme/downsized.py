@@ -430,6 +430,7 @@ class DownsizedXQuADPipeline(XQuADPipeline):
                 "of": self.train_questions,
                 "windows": self.train_windows,
                 "skipped_examples": self.skipped,
+                "windowless_examples": self.windowless,
             },
             "test": {
                 lg: {

@@ -38,8 +38,8 @@ class TaskPreset:
     n_best: int = 20  # QA: start/end candidates per window
     max_answer_length: int = 30  # QA: tokens
     do_lower_case: bool = False  # lowercase + strip accents in the tokenizer (BERT WordPiece only)
-    # QA: train on one window of this many tokens per question, the one that holds the whole
-    # answer with its start most central; None: every max_length window, as XTREME
+    # QA: train on one window of this many tokens per question, the first that holds the whole
+    # answer (windows half overlapping); None: every max_length window, as XTREME
     answer_window: int | None = None
     freeze_word_embeddings: bool = False  # the input embedding matrix is not trained
     group_by_length: bool = False  # training batches of similar lengths (less padding)
