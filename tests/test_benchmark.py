@@ -49,14 +49,22 @@ def test_hidden_layers_of_a_truncated_pass_equal_the_full_pass(tiny):
     enc = _encoding(tokenizer)
     n = model.config.num_hidden_layers
     assert n >= 2 and len(model.encoder.layer) == n
-    # first call below the top: transformers' hidden-state hooks must still cover every layer
-    low = hidden_layers(model, enc, (1,))[0]
-    full = model(**enc, output_hidden_states=True).hidden_states
-    assert len(full) == n + 1  # later full passes still return every layer
-    again = hidden_layers(model, enc, (1, 0))  # now run on the first layer only
+    calls = []
+    model.encoder.layer[-1].register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        # first call below the top: transformers' hidden-state hooks must still cover every layer
+        low = hidden_layers(model, enc, (1,))[0]
+        full = model(**enc, output_hidden_states=True).hidden_states
+        assert len(full) == n + 1  # later full passes still return every layer
+        before = len(calls)
+        again = hidden_layers(model, enc, (1, 0))  # now run on the first layer only
+        assert len(calls) == before, "the top layer was not run"
     assert len(model.encoder.layer) == n  # the layer list is restored
     for got, k in ((low, 1), (again[0], 1), (again[1], 0)):
         torch.testing.assert_close(got, full[k], rtol=0, atol=0)
+    with_grad = hidden_layers(model, enc, (1,))[0]  # with gradients: every layer runs
+    assert len(calls) == before + 1 and with_grad.requires_grad
+    torch.testing.assert_close(with_grad.detach(), full[1], rtol=0, atol=0)
     torch.testing.assert_close(hidden_states(model, enc, -1), full[-1], rtol=0, atol=0)
     with pytest.raises(ValueError, match="out of range"):
         hidden_layers(model, enc, (n + 1,))

@@ -277,16 +277,20 @@ def hidden_layers(model, encoding: dict[str, Tensor], layers: Sequence[int]) -> 
     """Hidden states ``(B, T, D)`` of each of ``layers`` (-1 = last, 0 = embeddings), from one
     forward pass.
 
-    When no requested layer is the last, the layers above the highest requested one are not
-    run (for encoders that keep their layers in ``model.encoder.layer``, as BERT and XLM-R do):
-    layer 8 of a 12-layer model costs two thirds of a full pass, with the same values.
+    Without gradients (evaluation), when no requested layer is the last, the layers above the
+    highest requested one are not run (for encoders that keep their layers in
+    ``model.encoder.layer``, as BERT and XLM-R do): layer 8 of a 12-layer model costs two
+    thirds of a full pass, with the same values.
     """
     if not layers:
         raise ValueError("no layer requested")
     device = next(model.parameters()).device
     enc = {k: v.to(device) for k, v in encoding.items()}
-    stack = _layer_stack(model)
-    n = len(stack) if stack is not None else model.config.num_hidden_layers
+    if tuple(layers) == (-1,):
+        return [model(**enc).last_hidden_state]
+    inner = getattr(model, "module", model)  # the model inside DistributedDataParallel
+    stack = _layer_stack(inner)
+    n = len(stack) if stack is not None else inner.config.num_hidden_layers
     for layer in layers:
         if not -(n + 1) <= layer <= n:
             raise ValueError(f"layer {layer} out of range for a model with {n} layers")
@@ -294,14 +298,17 @@ def hidden_layers(model, encoding: dict[str, Tensor], layers: Sequence[int]) -> 
     if wanted == [n]:
         return [model(**enc).last_hidden_state]
     top = max(wanted)
-    if model in _FULL_DEPTH_SEEN and model not in _NOT_TRUNCATABLE and top < n:
-        with _first_layers(model, top):
+    # fewer layers only without gradients (evaluation): a DistributedDataParallel model must
+    # use every parameter in each backward
+    shallow = top < n and not torch.is_grad_enabled()
+    if shallow and inner in _FULL_DEPTH_SEEN and inner not in _NOT_TRUNCATABLE:
+        with _first_layers(inner, top):
             out = model(**enc, output_hidden_states=True)
         if len(out.hidden_states) == top + 1:
             return [out.hidden_states[k] for k in wanted]
-        _NOT_TRUNCATABLE.add(model)  # the states are not the first layers': run them all
+        _NOT_TRUNCATABLE.add(inner)  # the states are not the first layers': run them all
     out = model(**enc, output_hidden_states=True)
-    _FULL_DEPTH_SEEN.add(model)
+    _FULL_DEPTH_SEEN.add(inner)
     return [out.hidden_states[k] for k in wanted]
 
 
