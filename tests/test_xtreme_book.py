@@ -50,8 +50,15 @@ def test_run_profile_runs_every_encoder_with_the_profile_split(runs):
     assert [r["encoder"] for r in records] == ["tiny", copy]
     for r in records:
         assert r["data"]["protocol"] == "downsized"
-        assert r["data"]["split"] == split_of(cfg.tasks).to_dict("xnli")
+        assert r["data"]["split"] == split_of(cfg.tasks, "xnli").to_dict("xnli")
         assert list(r["metrics"]) == ["en", "de"] and r["metrics"]["de"]["examples"] == 12
+
+
+def test_each_task_gets_its_own_test_items():
+    cfg = config.resolve("cpu", xnli_test_items=150, xquad_test_items=60)
+    assert split_of(cfg.tasks, "xnli").test_items == 150
+    assert split_of(cfg.tasks, "xquad").test_items == 60
+    assert split_of(cfg.tasks, "xquad").test_articles == cfg.tasks.xquad_test_articles
 
 
 @needs_eval_data

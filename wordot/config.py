@@ -160,6 +160,7 @@ class TaskConfig:
     # "downsized" (English XNLI dev / XQuAD articles as training data; wordot.xtreme.downsized)
     protocol: str = "xtreme"
     xnli_test_items: int | None = None  # downsized: XNLI test items per language (None: 5010)
+    xquad_test_items: int | None = None  # downsized: held-out XQuAD questions tested (None: all)
     xquad_test_articles: int = 12  # downsized: XQuAD articles held out for testing (of 48)
     threads: int = 1  # torch threads of the fine-tuning runs (CPU)
 
@@ -249,7 +250,8 @@ PROFILES: dict[str, Profile] = {
             xnli_languages=L.XNLI,
             xquad_languages=L.XQUAD,
             results_dir="runs/xtreme-cpu",
-            xnli_test_items=1000,
+            xnli_test_items=150,  # ~4 points of standard error per language, paired intervals
+            xquad_test_items=60,  # tighter; see wordot.xtreme.presets for the measured times
             threads=2,
         ),
     ),
@@ -426,6 +428,7 @@ PARAMETERS: dict[str, _Param] = {
     "task_protocol": _Param("tasks", "protocol", str, check=_choice(("xtreme", "downsized"))),
     "xnli_test_items": _Param("tasks", "xnli_test_items", int, optional=True, check=_at_least(1)),
     "xquad_test_articles": _Param("tasks", "xquad_test_articles", int, check=_at_least(1)),
+    "xquad_test_items": _Param("tasks", "xquad_test_items", int, optional=True, check=_at_least(1)),
     "task_threads": _Param("tasks", "threads", int, check=_at_least(1)),
 }
 

@@ -28,9 +28,11 @@ from .tables import paper_table
 __all__ = ["downsized_comparison", "plot_paired_change", "run_profile", "split_of"]
 
 
-def split_of(tasks: Any) -> DownsizedSplit:
-    """The :class:`DownsizedSplit` of a profile's ``cfg.tasks``."""
-    return DownsizedSplit(test_items=tasks.xnli_test_items, test_articles=tasks.xquad_test_articles)
+def split_of(tasks: Any, task: str) -> DownsizedSplit:
+    """The :class:`DownsizedSplit` of ``task`` in a profile's ``cfg.tasks`` (each task its own
+    number of test items)."""
+    items = tasks.xnli_test_items if task == "xnli" else tasks.xquad_test_items
+    return DownsizedSplit(test_items=items, test_articles=tasks.xquad_test_articles)
 
 
 def _train_own_run(cfg: Any, encoders: Sequence[str], progress: bool) -> None:
@@ -71,7 +73,7 @@ def run_profile(
             results_dir=results_dir,
             train_limit=t.train_limit,
             protocol=t.protocol,
-            split=split_of(t) if t.protocol == "downsized" else None,
+            split=split_of(t, task) if t.protocol == "downsized" else None,
             progress=progress,
         )
     finally:
