@@ -121,10 +121,11 @@ def gold_rows(
     """The word-alignment rows of :func:`run_benchmarks` (AER, precision, recall per set and
     layer)."""
     rows = []
-    for name in tqdm(cfg.gold_sets, desc="gold alignments", disable=not progress, leave=False):
+    data = _gold_pairs(cfg.gold_sets, cfg.split, data_dir)
+    for name, (gold, pairs) in tqdm(
+        data.items(), desc="gold alignments", disable=not progress, leave=False
+    ):
         split = _split_of(name, cfg.split)
-        gold = load_gold(name, split if name in SPLITS else None, data_dir=data_dir)
-        pairs = [(g.src, g.en) for g in gold]
         by_layer = alignments_by_layer(
             model, tokenizer, pairs, method=cfg.method, layers=cfg.align_layers, options=cfg.align
         )
@@ -217,7 +218,7 @@ def averages(table: pd.DataFrame, sets: Sequence[str] | None = None) -> pd.DataF
 def _gold_pairs(sets: Sequence[str], split: str, data_dir: str | Path | None) -> dict:
     out = {}
     for name in sets:
-        gold = load_gold(name, split if name in SPLITS else None, data_dir=data_dir)
+        gold = load_gold(name, _split_of(name, split), data_dir=data_dir)
         out[name] = (gold, [(g.src, g.en) for g in gold])
     return out
 
