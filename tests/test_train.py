@@ -747,3 +747,22 @@ def test_an_error_on_one_process_stops_all_of_them(tmp_path):
     failed = f"ProcessFailed: process 1 failed: {injected}'s backward"
     assert ranks[0]["backward"]["error"].startswith(failed)
     assert abs(ranks[0]["backward"]["at"] - ranks[1]["backward"]["at"]) < 20
+
+
+def test_a_snapshot_is_the_model_of_a_run_stopped_there(corpora, tmp_path):
+    # constant learning rate: the model after step 3 of a 6-step run is the 3-step run's model
+    train.train(_cfg(max_steps=6, snapshot_steps=(3,)), corpora, tmp_path / "long", progress=False)
+    train.train(_cfg(max_steps=3), corpora, tmp_path / "short", progress=False)
+    snap = train.files.snapshot_dir(tmp_path / "long", 3)
+    assert sorted(p.name for p in snap.parent.iterdir()) == ["step-3"]
+    same = {
+        k: torch.equal(v, _weights(tmp_path / "short" / "model")[k])
+        for k, v in _weights(snap).items()
+    }
+    assert all(same.values())
+    final = _weights(tmp_path / "long" / "model")
+    assert not all(torch.equal(v, final[k]) for k, v in _weights(snap).items())
+    with pytest.raises(ValueError, match="snapshot_steps.*below max_steps=6"):
+        _cfg(max_steps=6, snapshot_steps=(6,))
+    with pytest.raises(ValueError, match="step 3 ends no optimiser update"):
+        _cfg(max_steps=6, grad_accum=2, snapshot_steps=(3,))

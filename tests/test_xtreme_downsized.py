@@ -504,6 +504,18 @@ def test_paired_differences_of_two_runs(xnli_runs):
     avg = table.loc["avg_all"]
     assert avg["difference"] == pytest.approx(table.loc[list(LANGS), "difference"].mean())
     assert table.loc["avg_seen", "languages"] == 2  # en, de of the seen set
+    assert (table.loc[list(LANGS), "languages"] == 1).all()
+    for lg in LANGS:
+        b = xtreme.item_scores(first, lg, "accuracy").to_numpy()
+        o = xtreme.item_scores(second, lg, "accuracy").to_numpy()
+        assert table.loc[lg, "changed"] == pytest.approx(100 * (b != o).mean())
+    mine = xtreme.paired_differences(
+        first, second, resamples=500, averages={"avg_trained": (LANGS[-1], "xx")}
+    )
+    assert mine.loc["avg_trained", "languages"] == 1  # a language the runs lack is left out
+    assert mine.loc["avg_trained", "difference"] == pytest.approx(
+        table.loc[LANGS[-1], "difference"]
+    )
     with pytest.raises(ValueError, match="data.split"):
         changed = first | {"data": first["data"] | {"split": {"seed": 1}}}
         xtreme.paired_differences(first, changed)

@@ -46,6 +46,7 @@ from . import languages as L
 from .embed import POOLINGS, EmbedConfig
 from .loss import LossConfig
 from .ot import COSTS
+from .precision import MIXED_PRECISION
 
 __all__ = [
     "BOOK_PROFILE",
@@ -107,6 +108,10 @@ class TrainSchedule:
     max_steps: int | None = None  # stop after this many steps (None: the full epochs)
     checkpoint_every: int = 50  # optimiser updates between checkpoints
     freeze_word_embeddings: bool = False
+    mixed_precision: str = "auto"  # bf16 autocast where GPU/CPU multiply it natively (precision.py)
+    bucket_by_length: bool = False  # batches of similar lengths: less padding
+    cache_targets: bool = False  # the frozen model's English vectors computed once per sentence
+    snapshot_steps: tuple[int, ...] = ()  # models saved after these steps (a learning curve)
     runs_dir: str = "runs"  # runs go to runs_dir/<profile>/...; relative to the working dir
 
 
@@ -131,6 +136,10 @@ class StudyConfig:
     tatoeba_languages: tuple[str, ...] = ("de", "zh")  # Tatoeba retrieval
     bench_layers: tuple[int, ...] = (8, -1)  # layers read (8: the usual one; -1: WordOT's)
     peer_pairs: int = 0  # offline pairs per language added to the statistical peer's training
+    # the learning curve (wordot.evaluation.curve): pairs seen per language, layers trained
+    curve_pairs: tuple[int, ...] = (16, 32)
+    curve_layers: tuple[int, ...] = (-1,)
+    curve_tatoeba_languages: tuple[str, ...] = ("de",)
 
 
 @dataclass(frozen=True)
@@ -299,6 +308,7 @@ class _Param:
     kind: type  # int | float | str | bool; the element type for tuples
     many: bool = False  # a tuple of ``kind``
     optional: bool = False  # None ("none") allowed
+    empty_ok: bool = False  # many: an empty tuple allowed
     check: Callable[[Any], str | None] | None = None  # returns what is wrong, or None
 
 
@@ -386,6 +396,12 @@ PARAMETERS: dict[str, _Param] = {
     "max_steps": _Param("train", "max_steps", int, optional=True, check=_at_least(1)),
     "checkpoint_every": _Param("train", "checkpoint_every", int, check=_at_least(0)),
     "freeze_word_embeddings": _Param("train", "freeze_word_embeddings", bool),
+    "mixed_precision": _Param("train", "mixed_precision", str, check=_choice(MIXED_PRECISION)),
+    "bucket_by_length": _Param("train", "bucket_by_length", bool),
+    "cache_targets": _Param("train", "cache_targets", bool),
+    "snapshot_steps": _Param(
+        "train", "snapshot_steps", int, many=True, empty_ok=True, check=_at_least(1)
+    ),
     "runs_dir": _Param("train", "runs_dir", str),
     # chapter 8
     "result_seeds": _Param("study", "seeds", int, many=True, check=_at_least(0)),
@@ -408,6 +424,11 @@ PARAMETERS: dict[str, _Param] = {
     ),
     "eval_layers": _Param("study", "bench_layers", int, many=True, check=_at_least(-1)),
     "peer_pairs": _Param("study", "peer_pairs", int, check=_at_least(0)),
+    "curve_pairs": _Param("study", "curve_pairs", int, many=True, check=_at_least(1)),
+    "curve_layers": _Param("study", "curve_layers", int, many=True, check=_at_least(-1)),
+    "curve_tatoeba_languages": _Param(
+        "study", "curve_tatoeba_languages", str, many=True, check=_tatoeba_language
+    ),
     # chapter 9
     "analysis_languages": _Param("analysis", "languages", str, many=True, check=_EVAL_LANGS),
     "analysis_pairs": _Param("analysis", "pairs", int, check=_at_least(1)),
@@ -515,7 +536,7 @@ def _coerce(name: str, value: Any) -> Any:
         else:
             items = [value]
         out: Any = tuple(_scalar(name, v, spec.kind) for v in items)
-        if not out:
+        if not out and not spec.empty_ok:
             raise ValueError(f"parameter {name} needs at least one value")
         checked = out
     else:

@@ -241,8 +241,9 @@ class WordEmbeddings:
 
     @property
     def weights(self) -> Tensor:
-        """Uniform weights over each sentence's points, zero at padding: ``(B, N)``."""
-        m = self.mask.to(self.vectors.dtype)
+        """Uniform weights over each sentence's points, zero at padding: ``(B, N)``, in float32
+        at least (vectors computed under bfloat16 autocast give float32 weights)."""
+        m = self.mask.to(torch.promote_types(self.vectors.dtype, torch.float32))
         return m / m.sum(-1, keepdim=True)
 
 

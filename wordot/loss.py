@@ -153,10 +153,17 @@ def alignment_divergence(src: WordEmbeddings, en: WordEmbeddings, cfg: LossConfi
     else:
         raise ValueError(f"unknown scope {cfg.scope!r}; choose 'sentence' or 'batch'")
     solver = dict(cfg.solver) | ({"tol": cfg.tol} if cfg.tol is not None else {})
-    s = sinkhorn_divergence(
-        x, y, a, b, eps=cfg.eps, cost=cfg.cost, reach=cfg.reach, backend=cfg.backend, **solver
-    )
+    x, y, a, b = (at_least_float32(t) for t in (x, y, a, b))
+    with torch.autocast(x.device.type, enabled=False):  # OT in float32 under bf16 training
+        s = sinkhorn_divergence(
+            x, y, a, b, eps=cfg.eps, cost=cfg.cost, reach=cfg.reach, backend=cfg.backend, **solver
+        )
     return s.mean()
+
+
+def at_least_float32(t: Tensor) -> Tensor:
+    """``t`` in float32 if it is a lower precision (bfloat16/float16), else unchanged."""
+    return t.float() if t.is_floating_point() and t.element_size() < 4 else t
 
 
 def drift(en: WordEmbeddings, en_init: WordEmbeddings, reduction: str = "mean") -> Tensor:
@@ -166,7 +173,8 @@ def drift(en: WordEmbeddings, en_init: WordEmbeddings, reduction: str = "mean") 
             "tuned and initial English embeddings differ in shape or words: "
             f"{tuple(en.vectors.shape)} vs {tuple(en_init.vectors.shape)}"
         )
-    sq = ((en.vectors - en_init.vectors.detach()) ** 2).sum(-1)[en.mask]
+    diff = at_least_float32(en.vectors) - at_least_float32(en_init.vectors.detach())
+    sq = (diff**2).sum(-1)[en.mask]
     if reduction == "mean":
         return sq.mean()
     if reduction == "sum":

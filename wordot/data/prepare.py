@@ -354,6 +354,7 @@ def language_batches(
     *,
     epochs: int = 1,
     start_step: int = 0,
+    bucket: int = 0,
 ) -> Iterator[Batch]:
     """One ``{lang: (src_list, en_list)}`` batch per step, ``batch_size`` pairs per language.
 
@@ -361,6 +362,9 @@ def language_batches(
     language and the epoch) and has :func:`steps_per_epoch` steps, so no pair repeats within an
     epoch. ``start_step=k`` yields exactly the batches an uninterrupted run yields from step k
     on (steps count from 0 across epochs), which is what resuming a run needs.
+
+    ``bucket=m > 1`` groups pairs of similar length (:func:`bucketed_order`): padding then
+    costs little, and the batches keep a random order and random membership beyond length.
     """
     spe = steps_per_epoch(corpora, batch_size)
     total = spe * epochs
@@ -372,7 +376,7 @@ def language_batches(
         epoch, t = divmod(step, spe)
         if epoch != epoch_of_order:
             order = {
-                lang: seeded_rng(seed, lang, "epoch", epoch).permutation(len(c))
+                lang: bucketed_order(c, spe * batch_size, batch_size, bucket, seed, lang, epoch)
                 for lang, c in corpora.items()
             }
             epoch_of_order = epoch
@@ -381,6 +385,34 @@ def language_batches(
             idx = order[lang][t * batch_size : (t + 1) * batch_size]
             batch[lang] = ([c.src[i] for i in idx], [c.en[i] for i in idx])
         yield batch
+
+
+def bucketed_order(
+    corpus: ParallelCorpus, n: int, batch_size: int, bucket: int, seed: int, lang: str, epoch: int
+) -> np.ndarray:
+    """The order of ``corpus`` in ``epoch`` (its first ``n`` positions make the batches).
+
+    ``bucket <= 1``: a random permutation. Otherwise the permutation is cut into windows of
+    ``bucket * batch_size`` pairs; inside a window the pairs are sorted by length (characters
+    of the longer side, a proxy of the padded token length), cut into batches, and the batches
+    of the whole epoch are shuffled, as length-grouped samplers do (transformers'
+    ``group_by_length``).
+    """
+    rng = seeded_rng(seed, lang, "epoch", epoch)
+    perm = rng.permutation(len(corpus))
+    if bucket <= 1:
+        return perm
+    used, rest = perm[:n], perm[n:]
+    length = np.array([max(len(corpus.src[i]), len(corpus.en[i])) for i in used])
+    width = bucket * batch_size
+    sorted_used = np.concatenate(
+        [
+            used[w : w + width][np.argsort(-length[w : w + width], kind="stable")]
+            for w in range(0, len(used), width)
+        ]
+    )
+    batches = sorted_used.reshape(-1, batch_size)
+    return np.concatenate([batches[rng.permutation(len(batches))].ravel(), rest])
 
 
 def held_out_pairs(

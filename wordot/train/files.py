@@ -168,6 +168,11 @@ def save_checkpoint(acc, out_dir: Path, step: int, keep: int) -> Path:
 # -- the log -----------------------------------------------------------------------------------
 
 
+def snapshot_dir(out_dir: Path, step: int) -> Path:
+    """Where the model saved after ``step`` lives (``TrainConfig.snapshot_steps``)."""
+    return Path(out_dir) / "snapshots" / f"step-{step}"
+
+
 def append_log(out_dir: Path, record: dict[str, Any]) -> None:
     """Append one update's record to ``log.jsonl``."""
     with (out_dir / "log.jsonl").open("a", encoding="utf-8") as fh:

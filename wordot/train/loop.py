@@ -15,6 +15,7 @@ import contextlib
 import copy
 import math
 import os
+import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -31,11 +32,13 @@ from ..data import Batch, ParallelCorpus, language_batches, steps_per_epoch
 from ..embed import EmbedConfig, WordEmbeddings, embed_words
 from ..loss import LossParts, wordot_loss
 from ..paths import CorruptFileError
+from ..precision import resolve_mixed_precision
 from . import files
 from .lock import run_lock
 from .provenance import provenance
 from .ranks import ProcessFailed, Ranks, add_note
 from .settings import TrainConfig
+from .targets import InitialEnglish
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -98,7 +101,7 @@ class Run:
     out_dir: Path
     ranks: Ranks  # the processes, and their agreement on failures
     model: Any  # prepared by accelerate (DDP-wrapped under several processes)
-    init_model: Any | None  # frozen copy of the initial model (None without a regulariser)
+    targets: InitialEnglish | None  # the frozen initial model's English (None: no regulariser)
     tokenizer: Any
     opt: torch.optim.Optimizer
     total_steps: int
@@ -133,15 +136,16 @@ class LoopState:
         return loss
 
 
+#: with ``bucket_by_length``, pairs are sorted by length within windows of this many batches
+BUCKET_BATCHES = 50
+
 # -- setup and restore -------------------------------------------------------------------------
 
 
 def _accelerator(cfg: TrainConfig, out_dir: Path) -> Accelerator:
     """The accelerator of a run, refusing launches that would train the same batches twice
     and global batches that do not divide among the processes."""
-    mixed = cfg.mixed_precision
-    if mixed == "auto":
-        mixed = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    mixed = resolve_mixed_precision(cfg.mixed_precision, cfg.cpu)
     # gradient accumulation is done here, not by Accelerator.accumulate: an update needs the
     # gradients of several backward calls per step (see train_step), and the last, partial
     # accumulation of a run makes an update too
@@ -193,11 +197,13 @@ def setup(
     model, opt = acc.prepare(model, opt)
     if ranks.world > 1:  # DDP's forward calls may broadcast (buffers; buckets after update 1)
         model.register_forward_pre_hook(lambda module, args: ranks.check())
+    targets = None
     if init_model is not None:
         init_model = init_model.to(acc.device)
+        targets = InitialEnglish(init_model, tokenizer, cfg.embed, cache=cfg.cache_targets)
     groups = [list(cfg.languages)] if cfg.loss.pooled else [[k] for k in cfg.languages]
     total = total_steps(cfg, corpora)
-    return Run(cfg, out_dir, ranks, model, init_model, tokenizer, opt, total, groups, probe)
+    return Run(cfg, out_dir, ranks, model, targets, tokenizer, opt, total, groups, probe)
 
 
 def restore(run: Run, checkpoints: list[Path]) -> int:
@@ -256,8 +262,7 @@ def _embed_group(model, tokenizer, batch: Batch, langs: list[str], cfg: EmbedCon
 
 
 def _loss_or_problem(
-    init_model,
-    tokenizer,
+    targets: InitialEnglish | None,
     batch: Batch,
     langs: list[str],
     cfg: TrainConfig,
@@ -273,13 +278,7 @@ def _loss_or_problem(
     ]
     if bad:
         return None, f"the encoder produced NaN/inf word vectors ({bad[0]} side)", ""
-    en0 = None
-    if init_model is not None:
-        with torch.no_grad():
-            en0 = {
-                lang: embed_words(init_model, tokenizer, batch[lang][1], "en", cfg.embed)
-                for lang in langs
-            }
+    en0 = None if targets is None else {lang: targets(batch[lang][1]) for lang in langs}
     parts = wordot_loss(src, en, en0, cfg.loss)
     value = parts.total.item()
     if not math.isfinite(value):
@@ -308,7 +307,7 @@ def _reweighted(ranks: Ranks, parts: LossParts, en: dict[str, WordEmbeddings], c
 
 def _group_loss(
     model,
-    init_model,
+    targets: InitialEnglish | None,
     tokenizer,
     batch: Batch,
     langs: list[str],
@@ -328,7 +327,7 @@ def _group_loss(
     over its own words.
     """
     src, en = _embed_group(model, tokenizer, batch, langs, cfg.embed)
-    parts, problem, detail = _loss_or_problem(init_model, tokenizer, batch, langs, cfg, src, en)
+    parts, problem, detail = _loss_or_problem(targets, batch, langs, cfg, src, en)
     if problem is not None:
         raise NonFiniteLoss(problem, detail)
     if ranks is not None and ranks.world > 1:
@@ -355,7 +354,7 @@ def _group_step(run: Run, local: Batch, group: list[str], step: int, n_acc: int)
     try:
         with acc.no_sync(run.model):  # a no-op in a single process
             parts = _group_loss(
-                run.model, run.init_model, run.tokenizer, local, group, run.cfg, run.ranks
+                run.model, run.targets, run.tokenizer, local, group, run.cfg, run.ranks
             )
             acc.backward(parts.total / n_acc)
         return parts
@@ -456,6 +455,19 @@ def checkpoint(run: Run, step: int) -> Path:
     return files.save_checkpoint(run.acc, run.out_dir, step, run.cfg.keep_checkpoints)
 
 
+def snapshot(run: Run, step: int) -> Path:
+    """Save the model as it is after ``step`` to ``snapshots/step-<step>`` (a point of a
+    learning curve; :func:`files.snapshot_dir`), written whole or not at all."""
+    out = files.snapshot_dir(run.out_dir, step)
+    if run.acc.is_main_process and not out.exists():
+        tmp = out.with_name(out.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        run.acc.unwrap_model(run.model).save_pretrained(tmp)
+        run.tokenizer.save_pretrained(tmp)
+        tmp.rename(out)
+    return out
+
+
 def finish(run: Run, state: LoopState) -> dict[str, Any]:
     """Save the tuned model, its tokenizer and ``summary.json``; the summary."""
     run.ranks.check()  # every process made every step
@@ -470,6 +482,8 @@ def finish(run: Run, state: LoopState) -> dict[str, Any]:
         # same count (the book's runner uses one thread per chapter on a CPU)
         "torch_threads": torch.get_num_threads(),
         "device": str(run.acc.device),
+        "mixed_precision": run.acc.mixed_precision,
+        "targets_computed": 0 if run.targets is None else run.targets.computed,
     }
     if run.acc.is_main_process:
         final = run.out_dir / "model"
@@ -487,7 +501,12 @@ def run_steps(run: Run, corpora: dict[str, ParallelCorpus], start_step: int, bar
     """Steps ``start_step + 1 ... total_steps``; every update logged, checkpointed when due."""
     cfg, total = run.cfg, run.total_steps
     batches = language_batches(
-        corpora, cfg.batch_size, seed=cfg.seed, epochs=cfg.epochs, start_step=start_step
+        corpora,
+        cfg.batch_size,
+        seed=cfg.seed,
+        epochs=cfg.epochs,
+        start_step=start_step,
+        bucket=BUCKET_BATCHES if cfg.bucket_by_length else 0,
     )
     state = LoopState(start_step, start_step, time.perf_counter())
     for batch in batches:
@@ -504,6 +523,8 @@ def run_steps(run: Run, corpora: dict[str, ParallelCorpus], start_step: int, bar
         bar.set_postfix(loss=f"{loss:.4f}")
         if sync:
             log_update(run, state)
+            if step in cfg.snapshot_steps and step < total:
+                snapshot(run, step)
             if checkpoint_due(cfg, step, total):
                 checkpoint(run, step)
     return state

@@ -16,8 +16,8 @@ from ..data import ParallelCorpus, load_corpora, prepare_language
 from ..embed import EmbedConfig
 from ..languages import NAMES, check_languages
 from ..loss import LossConfig
+from ..precision import MIXED_PRECISION
 
-MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 #: source languages a run may train (English is the target side of every pair)
 SOURCE_LANGUAGES = tuple(sorted(k for k in NAMES if k != "en"))
 #: the whole-number settings and their least value
@@ -38,6 +38,10 @@ _SCHEDULE = (
     "max_steps",
     "checkpoint_every",
     "freeze_word_embeddings",
+    "mixed_precision",
+    "bucket_by_length",
+    "cache_targets",
+    "snapshot_steps",
 )
 
 
@@ -59,7 +63,10 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 50  # optimiser updates between checkpoints (0: never)
     keep_checkpoints: int = 2
-    mixed_precision: str = "auto"  # auto: bf16 on a GPU that supports it, else no
+    mixed_precision: str = "auto"  # auto: bf16 where the GPU or CPU multiplies it natively
+    bucket_by_length: bool = False  # batches of similar lengths (less padding), order shuffled
+    cache_targets: bool = False  # keep the frozen model's English word vectors per sentence
+    snapshot_steps: tuple[int, ...] = ()  # also save the model after these steps (a curve)
     cpu: bool = False
 
     def __post_init__(self) -> None:
@@ -83,6 +90,19 @@ class TrainConfig:
         if "en" in self.languages:
             raise ValueError("TrainConfig.languages: English is the target side of every pair")
         check_languages(self.languages, SOURCE_LANGUAGES, "TrainConfig.languages")
+        self.snapshot_steps = tuple(self.snapshot_steps)
+        for k in self.snapshot_steps:
+            _check_count("snapshot_steps", k, 1)
+            if k % self.grad_accum:
+                raise ValueError(
+                    f"TrainConfig.snapshot_steps: step {k} ends no optimiser update "
+                    f"(grad_accum={self.grad_accum}); give multiples of grad_accum"
+                )
+        if self.max_steps is not None and any(k >= self.max_steps for k in self.snapshot_steps):
+            raise ValueError(
+                f"TrainConfig.snapshot_steps={self.snapshot_steps!r}; each must be below "
+                f"max_steps={self.max_steps} (the run's end saves the final model)"
+            )
         if not isinstance(self.embed, EmbedConfig):
             raise TypeError(f"TrainConfig.embed must be an EmbedConfig, got {self.embed!r}")
         if not isinstance(self.loss, LossConfig):

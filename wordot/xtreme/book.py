@@ -86,9 +86,11 @@ def downsized_comparison(
     other: str,
     *,
     metric: str | None = None,
+    averages: dict[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
-    """``other`` minus ``base`` per language and average (paired bootstrap over items), for
-    each seed both encoders have, stacked with a ``seed`` column. Only downsized runs."""
+    """``other`` minus ``base`` per language and average (paired bootstrap over items; named
+    ``averages`` besides the paper's two), for each seed both encoders have, stacked with a
+    ``seed`` column. Only downsized runs."""
     runs = [r for r in records if r["data"].get("protocol") == "downsized"]
     by = {(r["encoder"], r["seed"]): r for r in runs}
     seeds = sorted({s for e, s in by if e == base} & {s for e, s in by if e == other})
@@ -96,7 +98,7 @@ def downsized_comparison(
         raise ValueError(f"no seed has downsized runs of both {base!r} and {other!r}")
     parts = []
     for s in seeds:
-        table = paired_differences(by[base, s], by[other, s], metric=metric)
+        table = paired_differences(by[base, s], by[other, s], metric=metric, averages=averages)
         parts.append(table.assign(seed=s))
     return pd.concat(parts)
 

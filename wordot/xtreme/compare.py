@@ -76,10 +76,13 @@ def paired_differences(
     metric: str | None = None,
     resamples: int = 2000,
     seed: int = 0,
+    averages: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """``other`` minus ``base`` per language and for the ``avg_seen`` / ``avg_all`` averages
-    (the languages of those sets both runs have): columns ``base``, ``other``, ``difference``,
-    ``low``, ``high`` (95% paired bootstrap, :func:`paired_bootstrap`) and ``n`` (items).
+    (the languages of those sets both runs have) and any named ``averages`` (e.g.
+    ``{"avg_trained": ("de", "es", "fr", "ru")}``): columns ``base``, ``other``,
+    ``difference``, ``low``, ``high`` (95% paired bootstrap, :func:`paired_bootstrap`), ``n``
+    (items per language) and ``languages`` (1 for a language, the count for an average).
 
     Both records must be of the same task and protocol (and split) and hold the same items in
     every language; a ValueError names what differs.
@@ -100,7 +103,10 @@ def paired_differences(
             )
         diffs[lg] = (b.to_numpy(), o.to_numpy(), list(b.index))
         rows[lg] = _row(b.to_numpy(), o.to_numpy(), resamples, seed)
-    for name, members in (("avg_seen", SEEN[task]), ("avg_all", task_languages(task))):
+    named = {"avg_seen": SEEN[task], "avg_all": task_languages(task)} | dict(averages or {})
+    for lg in rows:
+        rows[lg]["languages"] = 1
+    for name, members in named.items():
         present = [lg for lg in members if lg in diffs]
         if not present:
             continue
@@ -112,7 +118,8 @@ def paired_differences(
             )
         b = np.mean([diffs[lg][0] for lg in present], axis=0)
         o = np.mean([diffs[lg][1] for lg in present], axis=0)
-        rows[name] = _row(b, o, resamples, seed) | {"languages": len(present)}
+        changed = np.mean([rows[lg]["changed"] for lg in present])
+        rows[name] = _row(b, o, resamples, seed) | {"languages": len(present), "changed": changed}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "language"
     table.attrs.update(metric=metric, task=task, base=base["encoder"], other=other["encoder"])
@@ -121,7 +128,8 @@ def paired_differences(
 
 def _row(b: np.ndarray, o: np.ndarray, resamples: int, seed: int) -> dict[str, Any]:
     stats = paired_bootstrap(b, o, resamples=resamples, seed=seed)
-    return {"base": float(b.mean()), "other": float(o.mean())} | stats
+    changed = 100.0 * float(np.mean(b != o))  # % of items the two encoders score differently
+    return {"base": float(b.mean()), "other": float(o.mean())} | stats | {"changed": changed}
 
 
 def _check_comparable(base: Mapping[str, Any], other: Mapping[str, Any]) -> None:

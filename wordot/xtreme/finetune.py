@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from ..precision import resolve_mixed_precision
 from .features import QAFeatures
 from .presets import TaskPreset
 
@@ -119,12 +120,10 @@ def nli_collator(tokenizer: Any, multiple: int | None = None) -> Callable[[list[
 
 def make_accelerator(mixed_precision: str = "auto", cpu: bool = False) -> Accelerator:
     """The ``accelerate`` state of a run: GPU when present (unless ``cpu``), bf16 when
-    ``mixed_precision="auto"`` and the GPU supports it; several processes under
+    ``mixed_precision="auto"`` and the hardware multiplies it natively
+    (:func:`wordot.precision.resolve_mixed_precision`); several processes under
     ``accelerate launch``."""
-    if mixed_precision == "auto":
-        bf16 = not cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        mixed_precision = "bf16" if bf16 else "no"
-    return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+    return Accelerator(mixed_precision=resolve_mixed_precision(mixed_precision, cpu), cpu=cpu)
 
 
 def run_autocast(preset: TaskPreset, accelerator: Accelerator) -> Autocast:

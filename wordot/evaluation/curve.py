@@ -1,0 +1,135 @@
+"""A learning curve of WordOT: the standard dev measures against the pairs seen per language.
+
+One training run per layer the loss acts on (``layer``: the last, as the paper, and layer 8,
+where the base encoder aligns best), saving its model after every point of the curve
+(``TrainConfig.snapshot_steps``); the learning rate is constant, so the model saved after k
+steps is the model of a run stopped at k steps (a test checks this). Each saved model, and the
+base encoder as the point 0, is evaluated on the dev side of the standard sets (XL-WA dev gold
+alignments, Tatoeba), so that the size of the main study can be chosen without its test sets.
+
+    jobs = curve_jobs(resolve("cpu"), CurveConfig(pairs=(320, 1280), layers=(-1, 8)))
+    frame = learning_curve(resolve("cpu"), CurveConfig(...), workers=2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .. import config as config_mod
+from ..train import files, run_dir
+from .experiments import Job, run_jobs
+
+__all__ = ["CurveConfig", "curve_config", "curve_frame", "curve_jobs", "learning_curve"]
+
+
+@dataclass(frozen=True)
+class CurveConfig:
+    """Points (pairs seen per language), layers trained, and the dev measures read."""
+
+    pairs: tuple[int, ...] = (320, 1280)
+    layers: tuple[int, ...] = (-1, 8)  # the layer of the word vectors the loss acts on
+    gold_sets: tuple[str, ...] = ("xl-wa-es", "xl-wa-bg")  # read on their dev splits
+    tatoeba_languages: tuple[str, ...] = ("de", "es", "ru", "zh")
+    bench_layers: tuple[int, ...] = (8, -1)  # layers every model is read at
+
+    def __post_init__(self) -> None:
+        if (
+            not self.pairs
+            or any(p < 1 for p in self.pairs)
+            or list(self.pairs) != sorted(set(self.pairs))
+        ):
+            raise ValueError(f"CurveConfig.pairs={self.pairs!r}; give increasing counts >= 1")
+        if not self.layers:
+            raise ValueError("CurveConfig.layers is empty; give the layers the loss acts on")
+
+    def steps(self, batch_size: int) -> tuple[int, ...]:
+        """Training steps at the points (``pairs / batch_size``; each must divide)."""
+        bad = [p for p in self.pairs if p % batch_size]
+        if bad:
+            raise ValueError(
+                f"pairs per language {bad} are not multiples of the batch size {batch_size}"
+            )
+        return tuple(p // batch_size for p in self.pairs)
+
+
+def curve_config(p: config_mod.Profile) -> CurveConfig:
+    """The learning curve of a profile (its ``study.curve_*`` and ``study.bench_layers``)."""
+    return CurveConfig(
+        pairs=p.study.curve_pairs,
+        layers=p.study.curve_layers,
+        tatoeba_languages=p.study.curve_tatoeba_languages,
+        bench_layers=p.study.bench_layers,
+    )
+
+
+def _eval(cfg: CurveConfig) -> dict[str, Any]:
+    return {
+        "tasks": ("gold", "tatoeba"),
+        "gold_sets": cfg.gold_sets,
+        "gold_split": "dev",
+        "tatoeba_languages": cfg.tatoeba_languages,
+        "bench_layers": cfg.bench_layers,
+    }
+
+
+def training_overrides(p: config_mod.Profile, cfg: CurveConfig, layer: int) -> dict[str, Any]:
+    """Profile overrides of the run whose loss acts on ``layer`` and that reaches the last point."""
+    steps = cfg.steps(p.train.batch_size)
+    return {
+        "layer": layer,
+        "pairs_per_language": max(cfg.pairs[-1], p.data.pairs_per_language),  # one epoch
+        "max_steps": steps[-1],
+        "snapshot_steps": steps[:-1],
+    }
+
+
+def curve_jobs(p: config_mod.Profile, cfg: CurveConfig) -> tuple[list[Job], list[Job]]:
+    """``(training, evaluation)`` jobs: one training run per layer (evaluated at its last
+    point), then every snapshot and the base encoder as evaluations of saved models."""
+    ev = _eval(cfg)
+    train_jobs, eval_jobs = [], [Job("base", p.name, {}, train=False, eval=ev)]
+    steps = cfg.steps(p.train.batch_size)
+    for layer in cfg.layers:
+        over = training_overrides(p, cfg, layer)
+        train_jobs.append(Job(f"layer{layer}@{cfg.pairs[-1]}", p.name, over, eval=ev))
+        run = run_dir(config_mod.resolve(p.name, **over))
+        for pairs, step in zip(cfg.pairs[:-1], steps[:-1], strict=True):
+            model = files.snapshot_dir(run, step)
+            eval_jobs.append(
+                Job(f"layer{layer}@{pairs}", p.name, {"encoder": str(model)}, False, eval=ev)
+            )
+    return train_jobs, eval_jobs
+
+
+def learning_curve(
+    p: config_mod.Profile, cfg: CurveConfig, *, workers: int = 1, progress: bool = True
+) -> pd.DataFrame:
+    """Train (or reuse) the curve's runs, evaluate every point; :func:`curve_frame` of them."""
+    train_jobs, eval_jobs = curve_jobs(p, cfg)
+    records = run_jobs(train_jobs, workers, progress=progress)
+    records += run_jobs(eval_jobs, workers, progress=progress)
+    return curve_frame(records, train_jobs + eval_jobs)
+
+
+def curve_frame(records: Sequence[dict[str, Any]], jobs: Sequence[Job]) -> pd.DataFrame:
+    """Long table: ``layer_trained`` (None for the base), ``pairs``, ``measure``, ``value``;
+    measures are the records' ``gold/...`` and ``tatoeba/...`` keys (counts ``/n`` left out)."""
+    rows = []
+    for rec, job in zip(records, jobs, strict=True):
+        if job.name == "base":
+            layer, pairs = None, 0
+        else:
+            head, _, count = job.name.partition("@")
+            layer, pairs = int(head.removeprefix("layer")), int(count)
+        for key, value in rec.items():
+            if key.startswith(("gold/", "tatoeba/")) and not key.endswith("/n"):
+                if isinstance(value, int | float):
+                    rows.append((layer, pairs, key, float(value)))
+    frame = pd.DataFrame(rows, columns=["layer_trained", "pairs", "measure", "value"])
+    if frame.empty:
+        raise ValueError("no gold/ or tatoeba/ measures in the curve's records")
+    return frame
