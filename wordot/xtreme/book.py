@@ -122,7 +122,7 @@ def plot_paired_change(
     ax1.bar(x + 0.2, c["other"], 0.4, label="WordOT-tuned", color="C1")
     ax1.set_xticks(x, c.index)
     ax1.set(xlabel="test language", ylabel=f"{metric} (%)", title="Scores, downsized protocol")
-    ax1.legend(fontsize="small")
+    ax1.legend(fontsize="small", loc="lower center", ncols=2, framealpha=0.9)
     ax1.grid(axis="y", alpha=0.3)
     err = np.vstack([c["difference"] - c["low"], c["high"] - c["difference"]])
     ax2.errorbar(
@@ -131,7 +131,9 @@ def plot_paired_change(
     paper = paper_table(task, paper_metric)
     gain = paper.loc["WordOT"] - paper.loc["mBERT"]
     paper_gain = [gain.get(lg, np.nan) for lg in c.index]
-    ax2.plot(x, paper_gain, "s", mfc="none", mec="0.3", label="paper: WordOT - mBERT (mBERT)")
+    ax2.plot(
+        x, paper_gain, "s", mfc="none", mec="0.3", label="paper: WordOT − mBERT (full protocol)"
+    )
     ax2.axhline(0, color="0.3", lw=1)
     ax2.set_xticks(x, c.index)
     ax2.set(
