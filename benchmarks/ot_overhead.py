@@ -24,8 +24,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import copy  # noqa: E402
+import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -41,6 +43,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--eps", type=float, default=0.05)
     parser.add_argument("--cost", default="euclidean")
+    parser.add_argument("--json", type=Path, help="also write the medians to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -104,6 +107,18 @@ def main() -> None:
     print(f"ratio ot/l2   = {med['ot'] / med['l2']:.3f}   (paper, V100: 1.33; target <= 1.05)")
     print(f"ratio ot/none = {med['ot'] / med['none']:.3f}")
     print(f"ratio l2/none = {med['l2'] / med['none']:.3f}")
+    if args.json:
+        record = {
+            "encoder": args.encoder,
+            "pairs": args.pairs,
+            "l2_word_pairs": len(links),
+            "eps": args.eps,
+            "cost": args.cost,
+            "repeats": args.repeats,
+            "seconds": times,
+            "median": med,
+        }
+        args.json.write_text(json.dumps(record, indent=1))
 
 
 if __name__ == "__main__":

@@ -28,10 +28,12 @@ os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # before torch is imported
 os.environ["OMP_NUM_THREADS"] = "1"
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
@@ -41,6 +43,7 @@ from wordot import ot as W  # noqa: E402
 torch.set_num_threads(1)
 
 B, N, M, D, EPS = 24, 40, 40, 768, 0.05
+SETTING = {"B": B, "N": N, "M": M, "D": D, "eps": EPS, "cost": "sqeuclidean", "threads": 1}
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,7 +103,8 @@ def rel(a: Tensor, b: Tensor) -> float:
     return float((a.double() - b.double()).norm() / b.double().norm())
 
 
-def bench(name: str, x64: Tensor, y64: Tensor, repeats: int, with_pot: bool) -> None:
+def bench(name: str, x64: Tensor, y64: Tensor, repeats: int, with_pot: bool) -> list[dict]:
+    """Time every method on one kind of inputs; print the table and return its rows."""
     print(f"\n=== {name}: B={B}, N=M={N}, D={D}, eps={EPS}, float32 forward+backward ===")
     c = W.cost_matrix(x64, y64)
     print(f"cost |x-y|^2/2: min {c.min():.3g}, median {c.median():.3g}, max {c.max():.3g}")
@@ -144,10 +148,25 @@ def bench(name: str, x64: Tensor, y64: Tensor, repeats: int, with_pot: bool) -> 
         f"{'method':24s} {'median ms':>10s} {'min ms':>8s} {'/geomloss0.5':>12s}"
         f" {'S max rel err':>14s} {'grad rel err':>13s}"
     )
+    rows = []
     for k in methods:
         print(
             f"{k:24s} {1e3 * med[k]:10.1f} {1e3 * min(times[k]):8.1f} {med[k] / base:12.2f}"
             f" {errors[k][0]:14.1e} {errors[k][1]:13.1e}"
+        )
+        rows.append(
+            {
+                "inputs": name.split()[0],
+                "method": k,
+                "median_ms": 1e3 * med[k],
+                "min_ms": 1e3 * min(times[k]),
+                "max_ms": 1e3 * max(times[k]),
+                "vs_geomloss_0.5": med[k] / base,
+                "s_rel_err": errors[k][0],
+                "grad_rel_err": errors[k][1],
+                "float32_limit": limit,
+                "repeats": repeats,
+            }
         )
     # equal accuracy: the fastest geomloss setting at least as accurate on S_eps as wordot,
     # counting errors within 2x of the float32 limit as equal
@@ -168,6 +187,7 @@ def bench(name: str, x64: Tensor, y64: Tensor, repeats: int, with_pot: bool) -> 
                 f"{med[k] / med[best]:.2f}x the time of the most accurate, {best} "
                 f"({errors[best][0]:.1e})"
             )
+    return rows
 
 
 def main() -> None:
@@ -175,15 +195,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--inputs", default="mbert,unit", help="comma list of mbert, unit")
     parser.add_argument("--no-pot", action="store_true", help="skip POT (the slowest)")
+    parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    rows = []
     for name in args.inputs.split(","):
         if name not in ("mbert", "unit"):
             raise SystemExit(f"unknown inputs {name!r}; use mbert and/or unit")
         x, y = W.mbert_like(B, N, M, D)
         if name == "unit":
             x, y = x / x.norm(dim=-1, keepdim=True), y / y.norm(dim=-1, keepdim=True)
-        bench(f"{name} inputs", x, y, args.repeats, not args.no_pot)
+        rows += bench(f"{name} inputs", x, y, args.repeats, not args.no_pot)
+    if args.json:
+        args.json.write_text(json.dumps({"setting": SETTING, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

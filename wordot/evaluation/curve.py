@@ -7,8 +7,8 @@ steps is the model of a run stopped at k steps (a test checks this). Each saved 
 base encoder as the point 0, is evaluated on the dev side of the standard sets (XL-WA dev gold
 alignments, Tatoeba), so that the size of the main study can be chosen without its test sets.
 
-    jobs = curve_jobs(resolve("cpu"), CurveConfig(pairs=(320, 1280), layers=(-1, 8)))
-    frame = learning_curve(resolve("cpu"), CurveConfig(...), workers=2)
+    train_jobs, eval_jobs = curve_jobs("cpu", CurveConfig(pairs=(320, 1280), layers=(-1, 8)))
+    frame = learning_curve("cpu", curve_config(resolve("cpu")), workers=2)
 """
 
 from __future__ import annotations
@@ -87,31 +87,41 @@ def training_overrides(p: config_mod.Profile, cfg: CurveConfig, layer: int) -> d
     }
 
 
-def curve_jobs(p: config_mod.Profile, cfg: CurveConfig) -> tuple[list[Job], list[Job]]:
+def curve_jobs(
+    profile: str, cfg: CurveConfig, overrides: dict[str, Any] | None = None
+) -> tuple[list[Job], list[Job]]:
     """``(training, evaluation)`` jobs: one training run per layer (evaluated at its last
-    point), then every snapshot and the base encoder as evaluations of saved models."""
+    point), then every snapshot and the base encoder as evaluations of saved models.
+    ``overrides`` (profile parameters: ``runs_dir``, speed options, ...) apply to every job."""
+    base = dict(overrides or {})
+    p = config_mod.resolve(profile, **base)
     ev = _eval(cfg)
-    train_jobs, eval_jobs = [], [Job("base", p.name, {}, train=False, eval=ev)]
+    train_jobs, eval_jobs = [], [Job("base", profile, base, train=False, eval=ev)]
     steps = cfg.steps(p.train.batch_size)
     for layer in cfg.layers:
-        over = training_overrides(p, cfg, layer)
-        train_jobs.append(Job(f"layer{layer}@{cfg.pairs[-1]}", p.name, over, eval=ev))
-        run = run_dir(config_mod.resolve(p.name, **over))
+        over = base | training_overrides(p, cfg, layer)
+        train_jobs.append(Job(f"layer{layer}@{cfg.pairs[-1]}", profile, over, eval=ev))
+        run = run_dir(config_mod.resolve(profile, **over))
         for pairs, step in zip(cfg.pairs[:-1], steps[:-1], strict=True):
-            model = files.snapshot_dir(run, step)
+            model = str(files.snapshot_dir(run, step))
             eval_jobs.append(
-                Job(f"layer{layer}@{pairs}", p.name, {"encoder": str(model)}, False, eval=ev)
+                Job(f"layer{layer}@{pairs}", profile, base | {"encoder": model}, False, eval=ev)
             )
     return train_jobs, eval_jobs
 
 
 def learning_curve(
-    p: config_mod.Profile, cfg: CurveConfig, *, workers: int = 1, progress: bool = True
+    profile: str,
+    cfg: CurveConfig,
+    overrides: dict[str, Any] | None = None,
+    *,
+    workers: int = 1,
+    corpora_dir: str | None = None,
 ) -> pd.DataFrame:
     """Train (or reuse) the curve's runs, evaluate every point; :func:`curve_frame` of them."""
-    train_jobs, eval_jobs = curve_jobs(p, cfg)
-    records = run_jobs(train_jobs, workers, progress=progress)
-    records += run_jobs(eval_jobs, workers, progress=progress)
+    train_jobs, eval_jobs = curve_jobs(profile, cfg, overrides)
+    kw = {"corpora_dir": corpora_dir, "progress": False}
+    records = run_jobs(train_jobs, workers, **kw) + run_jobs(eval_jobs, workers, **kw)
     return curve_frame(records, train_jobs + eval_jobs)
 
 
