@@ -2,6 +2,11 @@
 the OT loss in float32 under it, length-bucketed batches, and cached drift targets that equal
 what every step would compute."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -153,3 +158,36 @@ def test_bucketed_training_lowers_the_loss(tmp_path):
     log = train.read_log(tmp_path / "r")
     first, second = (sum(r["loss"] for r in log[e * 10 : (e + 1) * 10]) for e in (0, 1))
     assert second < 0.8 * first, (first, second)
+
+
+BF16_RUN = """
+import json, sys
+from wordot import data, train
+from wordot.loss import LossConfig
+corpora = {k: data.smoke_corpus(k) for k in ("de", "fr")}
+cfg = train.TrainConfig(encoder="tiny", languages=("de", "fr"), batch_size=4, lr=3e-3,
+    max_steps=3, loss=LossConfig(eps=0.05, cost="sqeuclidean", tol=1e-4), checkpoint_every=0,
+    mixed_precision=sys.argv[1], cpu=True)
+summary = train.train(cfg, corpora, sys.argv[2], progress=False)
+print(json.dumps({k: summary[k] for k in ("mixed_precision", "first_loss", "last_loss")}))
+"""
+
+
+def test_a_bf16_run_trains_with_the_loss_in_float32(tmp_path):
+    # an Accelerator fixes its precision for the life of a process: one process per run
+    out = {}
+    for mode in ("no", "bf16"):
+        done = subprocess.run(
+            [sys.executable, "-c", BF16_RUN, mode, str(tmp_path / mode)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=os.environ | {"OMP_NUM_THREADS": "1"},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        out[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["bf16"]["mixed_precision"] == "bf16" and out["no"]["mixed_precision"] == "no"
+    # bfloat16 keeps ~3 significant digits in the encoder; the losses agree to a few percent
+    assert out["bf16"]["first_loss"] == pytest.approx(out["no"]["first_loss"], rel=0.05)
+    assert out["bf16"]["first_loss"] != out["no"]["first_loss"]  # autocast did act
+    assert out["bf16"]["last_loss"] < out["bf16"]["first_loss"]
