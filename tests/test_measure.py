@@ -51,3 +51,11 @@ def test_machine_names_cpu_and_versions():
     m = machine()
     assert set(m) == {"cpu", "cores", "simd", "python", "torch"}
     assert json.dumps(m)  # JSON as it is stored
+
+
+def test_the_project_root_is_found_from_a_subfolder(tmp_path, monkeypatch):
+    _script(tmp_path, COUNTING)
+    (tmp_path / "_toc.yml").write_text("root: intro\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # where nbval runs a chapter
+    assert measure("fake", ["--n", "2"], tmp_path / "runs")["square"] == 4

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..paths import read_json, write_json
 from ..precision import cpu_flags
+from .runner import project_root
 
 __all__ = ["machine", "measure"]
 
@@ -51,15 +52,17 @@ def measure(
     args: list[str],
     out_dir: str | Path,
     *,
-    root: str | Path = ".",
+    root: str | Path | None = None,
     timeout: float = 3600,
 ) -> dict[str, Any]:
     """Run ``benchmarks/<script>.py *args --json FILE`` (unless FILE exists) and return its JSON
     with ``machine``, ``args``, ``printed`` (its output) and ``wall_seconds`` added.
 
-    A failing script raises RuntimeError with the end of its error output.
+    ``root``: the project root (default: found upwards from the working directory, as a chapter
+    runs in ``notebooks/`` under nbval and in the root under the book's runner). A failing script
+    raises RuntimeError with the end of its error output.
     """
-    path = Path(root) / "benchmarks" / f"{script}.py"
+    path = Path(root or project_root()) / "benchmarks" / f"{script}.py"
     if not path.exists():
         raise FileNotFoundError(f"no benchmark script {path}; run from the project root")
     digest = hashlib.sha1(json.dumps([script, args]).encode()).hexdigest()[:8]
