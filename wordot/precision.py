@@ -21,15 +21,26 @@ BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 @functools.cache
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
-    """The feature flags of this machine's CPU (empty where ``/proc/cpuinfo`` does not exist)."""
+def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The fields of the first processor in ``/proc/cpuinfo`` (empty where it does not exist)."""
     path = Path(cpuinfo)
     if not path.exists():
-        return frozenset()
+        return {}
+    fields: dict[str, str] = {}
     for line in path.read_text(errors="replace").splitlines():
-        if line.startswith(("flags", "Features")):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
+        name, sep, value = line.partition(":")
+        if not sep:
+            if fields:
+                break  # the end of the first processor's block
+            continue
+        fields.setdefault(name.strip(), value.strip())
+    return fields
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The feature flags of this machine's CPU (empty where ``/proc/cpuinfo`` does not exist)."""
+    info = cpu_info(cpuinfo)
+    return frozenset(info.get("flags", info.get("Features", "")).split())
 
 
 def cpu_bf16_supported(flags: frozenset[str] | None = None) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import read_json, write_json
-from ..precision import cpu_flags
+from ..precision import cpu_flags, cpu_info
 from .runner import project_root
 
 __all__ = ["machine", "measure"]
@@ -30,16 +30,9 @@ def machine() -> dict[str, Any]:
     """What a measurement was taken on: CPU model, cores, Python and torch versions."""
     import torch
 
-    model = ""
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        for line in info.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
     flags = cpu_flags()
     return {
-        "cpu": model or platform.processor(),
+        "cpu": cpu_info().get("model name") or platform.processor(),
         "cores": os.cpu_count(),
         "simd": sorted(f for f in flags if f.startswith(("avx", "amx"))),
         "python": platform.python_version(),

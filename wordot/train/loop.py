@@ -462,10 +462,15 @@ def snapshot(run: Run, step: int) -> Path:
     if run.acc.is_main_process and not out.exists():
         tmp = out.with_name(out.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        run.acc.unwrap_model(run.model).save_pretrained(tmp)
-        run.tokenizer.save_pretrained(tmp)
+        save_model(run, tmp)
         tmp.rename(out)
     return out
+
+
+def save_model(run: Run, directory: Path) -> None:
+    """The model being tuned (unwrapped from DDP) and its tokenizer, as ``load_encoder`` reads them."""
+    run.acc.unwrap_model(run.model).save_pretrained(directory)
+    run.tokenizer.save_pretrained(directory)
 
 
 def finish(run: Run, state: LoopState) -> dict[str, Any]:
@@ -486,9 +491,7 @@ def finish(run: Run, state: LoopState) -> dict[str, Any]:
         "targets_computed": 0 if run.targets is None else run.targets.computed,
     }
     if run.acc.is_main_process:
-        final = run.out_dir / "model"
-        run.acc.unwrap_model(run.model).save_pretrained(final)
-        run.tokenizer.save_pretrained(final)
+        save_model(run, run.out_dir / "model")
         files.write_summary(run.out_dir, summary)
     run.ranks.check()  # no process returns before the model is saved
     return summary
