@@ -8,6 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= cpu
 PARAMS ?=
+JOBS   ?= 2
 CORPUS_LANGUAGES ?= de fr es ru zh el bg ar hi tr sw vi th ur
 STAMP  := $(VENV)/.installed-$(shell cat environment.yml pyproject.toml | sha1sum | cut -c1-12)
 # real evaluation data (gold alignments, XNLI, XQuAD, Tatoeba): a directory laid out like
@@ -20,7 +21,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export TOKENIZERS_PARALLELISM ?= false
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: env book corpora run html test lint format clean
+.PHONY: env book corpora run html curve test lint format clean
 
 env: $(STAMP)
 
@@ -40,7 +41,12 @@ corpora: env
 	$(PY) -m wordot corpora --languages $(CORPUS_LANGUAGES)
 
 run: env
-	$(PY) -m wordot run --profile $(PROFILE) $(PARAMS)
+	$(PY) -m wordot run --profile $(PROFILE) --jobs $(JOBS) $(PARAMS)
+
+# a learning curve beyond the book's 80-320 pairs (chapter 8 shows it when present; see README)
+CURVE_PAIRS ?= 320,1280,5120
+curve: env corpora
+	$(PY) -m wordot curve --profile $(PROFILE) -p curve_pairs $(CURVE_PAIRS) $(PARAMS)
 
 html: env
 	$(PY) -m wordot build

@@ -171,3 +171,98 @@ def test_a_truncated_manifest_is_named_as_the_manifest(book):
         ValueError, match=r"the book's manifest .*manifest.json is corrupt .* delete"
     ):
         runner.stale_chapters(book)
+
+
+def _chapters(spec):
+    """Chapters named by ``spec`` = [(name, needs, alone)] (no files: the scheduler only)."""
+    return [runner.Chapter(n, None, None, tuple(needs), alone) for n, needs, alone in spec]
+
+
+def _schedule(spec, jobs, fail=(), seconds=0.05):
+    import threading
+
+    lock, events, live = threading.Lock(), [], set()
+
+    def execute(chapter):
+        with lock:
+            events.append(("start", chapter.name, frozenset(live)))
+            live.add(chapter.name)
+        time.sleep(seconds)
+        with lock:
+            live.discard(chapter.name)
+            events.append(("end", chapter.name, frozenset(live)))
+        if chapter.name in fail:
+            raise runner.ChapterFailed(f"chapter {chapter.name} failed")
+
+    failures = runner._run_scheduled(_chapters(spec), jobs, execute, lambda: None)
+    return events, failures
+
+
+BOOK = [
+    ("01", (), False),
+    ("05", (), False),
+    ("06", ("05",), False),
+    ("08", ("05", "10"), False),
+    ("10", (), False),
+    ("11", (), True),
+]
+
+
+def test_schedule_respects_needs_alone_and_jobs():
+    events, failures = _schedule(BOOK, jobs=2)
+    assert failures == {}
+    order = [name for kind, name, _ in events if kind == "start"]
+    ended = [name for kind, name, _ in events if kind == "end"]
+    assert sorted(order) == sorted(n for n, _, _ in BOOK)
+    for kind, name, live in events:
+        if kind == "start":
+            assert len(live) < 2  # never more than `jobs` at once
+            needs = dict((n, d) for n, d, _ in BOOK)[name]
+            assert all(ended.index(d) < len(ended) for d in needs)
+            done_before = {
+                n for k, n, _ in events[: events.index((kind, name, live))] if k == "end"
+            }
+            assert set(needs) <= done_before, (name, needs, done_before)
+    # 11 measures the machine: it starts after everything and runs alone
+    start11 = [e for e in events if e[:2] == ("start", "11")][0]
+    assert start11[2] == frozenset() and order[-1] == "11"
+    # with two jobs, two chapters did run side by side (01 and 05 start together)
+    assert any(kind == "start" and live for kind, _, live in events)
+
+
+def test_schedule_one_job_runs_in_file_order_as_far_as_needs_allow():
+    events, _ = _schedule(BOOK, jobs=1, seconds=0.0)
+    order = [name for kind, name, _ in events if kind == "start"]
+    assert order == ["01", "05", "06", "10", "08", "11"]  # 08 waits for the later 10
+
+
+def test_schedule_skips_what_needs_a_failed_chapter_and_runs_the_rest():
+    events, failures = _schedule(BOOK, jobs=2, fail={"05"})
+    ran = {name for kind, name, _ in events if kind == "start"}
+    assert ran == {"01", "05", "10", "11"}
+    assert failures["05"] == "chapter 05 failed"
+    assert "skipped: it needs ['05']" in failures["06"] and "needs ['05']" in failures["08"]
+
+
+def test_schedule_refuses_a_cycle_and_unknown_needs(book):
+    with pytest.raises(ValueError, match="form a cycle"):
+        _schedule([("a", ("b",), False), ("b", ("a",), False)], jobs=2)
+    nb = nbformat.read(book / "notebooks" / "01_ok.ipynb", as_version=4)
+    nb.metadata["wordot"] = {"needs": ["00_nothing"]}
+    nbformat.write(nb, book / "notebooks" / "01_ok.ipynb")
+    with pytest.raises(ValueError, match=r"chapter 01_ok needs \['00_nothing'\], which are not"):
+        runner.discover(book)
+    nb.metadata["wordot"] = {"after": ["02_fails"]}
+    nbformat.write(nb, book / "notebooks" / "01_ok.ipynb")
+    with pytest.raises(ValueError, match=r"unknown keys \['after'\] in metadata.wordot"):
+        runner.discover(book)
+
+
+def test_two_jobs_execute_chapters_and_name_the_failure(book):
+    with pytest.raises(runner.ChapterFailed, match=r"chapter 02_fails failed in cell 3"):
+        runner.run("smoke", {"eps": 0.2}, root=book, progress=False, jobs=2)
+    manifest = json.loads((book / "book" / "chapters" / "manifest.json").read_text())
+    assert manifest["chapters"]["01_ok"]["status"] == "ok"
+    assert manifest["chapters"]["02_fails"]["status"] == "failed"
+    out = nbformat.read(book / "book" / "chapters" / "01_ok.ipynb", as_version=4)
+    assert out.cells[-1].outputs[0]["data"]["text/plain"] == "0.2"

@@ -1,10 +1,11 @@
-"""Command line: ``python -m wordot {run,build,stale,profiles}``.
+"""Command line: ``python -m wordot {run,build,stale,profiles,curve}``.
 
 python -m wordot run --profile smoke -p eps 0.1      # execute chapters into book/chapters
 python -m wordot run --profile cpu --chapters 01 02  # only some chapters
 python -m wordot build                               # render HTML (warnings are errors)
 python -m wordot stale                               # list executed copies that are stale
 python -m wordot profiles                            # show every profile's parameters
+python -m wordot curve -p curve_pairs 320,1280,5120  # a longer learning curve (chapter 8)
 """
 
 from __future__ import annotations
@@ -33,6 +34,26 @@ def _parse_value(text: str) -> object:
     return text
 
 
+def _curve(args: argparse.Namespace) -> int:
+    """``python -m wordot curve``: :func:`wordot.evaluation.curve.learning_curve`, printed."""
+    from .evaluation import curve
+
+    params = {name: _parse_value(value) for name, value in args.param}
+    try:
+        p = config.resolve(args.profile, **params)
+        cfg = curve.curve_config(p)
+        cfg.steps(p.train.batch_size)  # every point a whole number of steps
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    over = {k: v for k, v in params.items() if not k.startswith("curve_")}
+    frame = curve.learning_curve(args.profile, cfg, over, workers=args.workers)
+    wide = frame.pivot_table(index=["layer_trained", "pairs"], columns="measure", values="value")
+    print(wide.round(4).T.to_string())
+    print(f"kept in {curve.curves_dir(p)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "corpora":  # its own argument parser
@@ -56,11 +77,33 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument(
         "--root", type=Path, help="project root (default: found upwards from the working dir)"
     )
+    p_run.add_argument(
+        "--jobs", type=int, default=1, help="chapters at a time (one torch thread each; default 1)"
+    )
     p_run.add_argument("--no-progress", action="store_true")
 
     p_build = sub.add_parser("build", help="render the book to _build/html")
     p_build.add_argument("--out", type=Path, help="--path-output for jupyter-book")
     p_build.add_argument("--no-strict", action="store_true", help="do not fail on warnings")
+
+    p_curve = sub.add_parser(
+        "curve",
+        help="a learning curve beyond the book's (chapter 8 shows it when present)",
+        description="Train one run per curve_layers, evaluate every curve_pairs point on the dev "
+        "sets and keep the table under runs/<profile>/curves/, where chapter 8 reads it. "
+        "Runs and records already on disk are reused, so an interrupted curve resumes.",
+    )
+    p_curve.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
+    p_curve.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a profile parameter, e.g. -p curve_pairs 320,1280,5120 -p curve_layers -1,8",
+    )
+    p_curve.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
 
     sub.add_parser("stale", help="list chapters whose executed copy is stale")
     sub.add_parser("profiles", help="print the run profiles")
@@ -77,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 root=args.root,
                 out_dir=args.out,
                 progress=not args.no_progress,
+                jobs=args.jobs,
             )
         except (runner.ChapterFailed, ValueError, FileNotFoundError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
@@ -84,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, rec in manifest["chapters"].items():
             print(f"{name}: {rec['status']} in {rec['seconds']} s ({rec['profile']})")
         return 0
+    if args.command == "curve":
+        return _curve(args)
     if args.command == "build":
         html = runner.build_book(out=args.out, strict=not args.no_strict)
         print(f"book: {html / 'index.html'}")

@@ -5,6 +5,12 @@ the tree the book is built from. ``book/chapters/manifest.json`` records, per ch
 parameters, profile, package version, git commit, duration and a hash of the source notebook,
 so a test can tell when an executed copy is stale.
 
+Chapters run one at a time in file order, or ``jobs`` at a time (``--jobs 2`` on two cores:
+every kernel uses one torch thread). A chapter's notebook metadata says what it waits for,
+``{"wordot": {"needs": ["05_fine_tuning"]}}`` (chapters whose runs it reads), or
+``{"wordot": {"alone": true}}`` (it measures the machine: it starts after every earlier chapter
+and nothing runs beside it). A chapter whose need failed is skipped; the others go on.
+
 A chapter is executed into a temporary file that replaces the executed copy only when the whole
 chapter succeeded; the manifest marks it ``running`` before and ``ok`` after, so a run that is
 interrupted (Ctrl-C, SIGKILL) leaves the previous copy and a chapter that counts as stale.
@@ -16,13 +22,16 @@ it is found upwards from the working directory (:func:`project_root`).
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as dt
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +68,17 @@ class Chapter:
     name: str
     source: Path
     output: Path
+    needs: tuple[str, ...] = ()  # chapters whose results this one reads (they run first)
+    alone: bool = False  # measures the machine: no other chapter runs beside it
+
+
+def _schedule_metadata(path: Path) -> dict[str, Any]:
+    """The ``wordot`` entry of a notebook's metadata (``needs``, ``alone``), checked."""
+    meta = json.loads(path.read_text()).get("metadata", {}).get("wordot", {})
+    unknown = set(meta) - {"needs", "alone"}
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)} in metadata.wordot")
+    return {"needs": tuple(meta.get("needs", ())), "alone": bool(meta.get("alone", False))}
 
 
 def discover(
@@ -70,7 +90,13 @@ def discover(
     sources = sorted((root / "notebooks").glob("*.ipynb"))
     if not sources:
         raise FileNotFoundError(f"no notebooks in {root / 'notebooks'}")
-    chapters = [Chapter(p.stem, p, out_dir / p.name) for p in sources]
+    chapters = [Chapter(p.stem, p, out_dir / p.name, **_schedule_metadata(p)) for p in sources]
+    names = {c.name for c in chapters}
+    for c in chapters:
+        if set(c.needs) - names:
+            raise ValueError(
+                f"chapter {c.name} needs {sorted(set(c.needs) - names)}, which are not chapters"
+            )
     if only:
         picked = [c for c in chapters if any(c.name.startswith(o) for o in only)]
         missing = [o for o in only if not any(c.name.startswith(o) for c in chapters)]
@@ -213,13 +239,18 @@ def run(
     out_dir: Path | None = None,
     kernel: str = "python3",
     progress: bool = True,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Execute chapters with papermill under ``profile`` and ``params``; return the manifest.
+    """Execute chapters with papermill under ``profile`` and ``params``, ``jobs`` at a time
+    (see the module docstring for the order); return the manifest.
 
-    Raises ChapterFailed naming the chapter and the source notebook's cell on the first failure
-    (the partial notebook is kept as ``<chapter>.failed.ipynb``). The manifest is written before
-    and after every chapter, so finished chapters are recorded even when a later one fails.
+    When a chapter fails, the chapters that do not need it still run; then ChapterFailed names
+    every failed chapter with the source notebook's cell (the partial notebook is kept as
+    ``<chapter>.failed.ipynb``) and every chapter skipped because of it. The manifest is written
+    before and after every chapter, so finished chapters are recorded whatever fails later.
     """
+    if jobs < 1:
+        raise ValueError(f"jobs={jobs}: run at least one chapter at a time")
     from tqdm.auto import tqdm
 
     root = root or project_root()
@@ -245,9 +276,9 @@ def run(
     manifest.setdefault("chapters", {})
     _kernel_env()
 
-    bar = tqdm(chapters, desc=f"chapters ({profile})", unit="chapter", disable=not progress)
-    for chapter in bar:
-        bar.set_postfix_str(chapter.name)
+    lock = threading.Lock()
+
+    def execute(chapter: Chapter) -> None:
         chapter_params = {"profile": profile}
         chapter_params.update({k: v for k, v in params.items() if k in declared[chapter.name]})
         record: dict[str, Any] = {
@@ -260,19 +291,89 @@ def run(
             "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "status": "running",
         }
-        manifest["chapters"][chapter.name] = record
-        write_json(manifest_path, manifest, indent=2)
+        with lock:
+            manifest["chapters"][chapter.name] = record
+            write_json(manifest_path, manifest, indent=2)
         start = time.perf_counter()
         try:
-            _execute(chapter, chapter_params, root, kernel, progress)
+            _execute(chapter, chapter_params, root, kernel, progress and jobs == 1)
         except ChapterFailed as err:
-            record.update(status="failed", seconds=round(time.perf_counter() - start, 1))
-            record["error"] = str(err)
-            write_json(manifest_path, manifest, indent=2)
+            with lock:
+                record.update(status="failed", seconds=round(time.perf_counter() - start, 1))
+                record["error"] = str(err)
+                write_json(manifest_path, manifest, indent=2)
             raise
-        record.update(status="ok", seconds=round(time.perf_counter() - start, 1))
-        write_json(manifest_path, manifest, indent=2)
+        with lock:
+            record.update(status="ok", seconds=round(time.perf_counter() - start, 1))
+            write_json(manifest_path, manifest, indent=2)
+
+    bar = tqdm(
+        total=len(chapters), desc=f"chapters ({profile})", unit="chapter", disable=not progress
+    )
+    failures = _run_scheduled(chapters, jobs, execute, bar.update)
+    bar.close()
+    for name, reason in failures.items():
+        if name not in manifest["chapters"] or manifest["chapters"][name]["status"] == "running":
+            manifest["chapters"][name] = {"status": "skipped", "error": reason, "profile": profile}
+    write_json(manifest_path, manifest, indent=2)
+    if failures:
+        raise ChapterFailed("; ".join(failures.values()))
     return manifest
+
+
+def _run_scheduled(
+    chapters: list[Chapter], jobs: int, execute: Callable[[Chapter], None], done: Callable
+) -> dict[str, str]:
+    """Run ``execute(chapter)`` for every chapter, ``jobs`` at a time, in file order as far as
+    ``needs`` and ``alone`` allow; ``{name: why}`` of the chapters that failed or were skipped."""
+    selected = {c.name for c in chapters}
+    pending = list(chapters)
+    running: dict[cf.Future, Chapter] = {}
+    finished: set[str] = set()
+    failures: dict[str, str] = {}
+
+    def ready(c: Chapter) -> bool:
+        if any(r.alone for r in running.values()):
+            return False
+        if c.alone:
+            earlier = {e.name for e in chapters[: chapters.index(c)]}
+            return not running and earlier <= finished
+        return all(n in finished or n not in selected for n in c.needs)
+
+    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            before = len(pending)
+            for c in list(pending):
+                bad = [n for n in c.needs if n in failures]
+                if bad:
+                    pending.remove(c)
+                    finished.add(c.name)
+                    failures[c.name] = (
+                        f"chapter {c.name} skipped: it needs {bad}, which did not run"
+                    )
+                    done()
+                elif len(running) < jobs and ready(c):
+                    pending.remove(c)
+                    running[pool.submit(execute, c)] = c
+            if not running:
+                if pending and len(pending) == before:
+                    raise ValueError(
+                        f"the needs of {[c.name for c in pending]} form a cycle; "
+                        "fix metadata.wordot.needs"
+                    )
+                continue
+            complete, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in complete:
+                c = running.pop(future)
+                finished.add(c.name)
+                if future.exception() is not None:
+                    err = future.exception()
+                    if not isinstance(err, ChapterFailed):
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise err
+                    failures[c.name] = str(err)
+                done()
+    return failures
 
 
 def stale_chapters(root: Path | None = None, out_dir: Path | None = None) -> list[str]:

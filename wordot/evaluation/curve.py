@@ -7,23 +7,42 @@ steps is the model of a run stopped at k steps (a test checks this). Each saved 
 base encoder as the point 0, is evaluated on the dev side of the standard sets (XL-WA dev gold
 alignments, Tatoeba), so that the size of the main study can be chosen without its test sets.
 
-    train_jobs, eval_jobs = curve_jobs("cpu", CurveConfig(pairs=(320, 1280), layers=(-1, 8)))
+    train_jobs, eval_jobs, points = curve_jobs("cpu", CurveConfig(pairs=(320, 1280)))
     frame = learning_curve("cpu", curve_config(resolve("cpu")), workers=2)
+
+:func:`learning_curve` keeps its table under ``<runs_dir>/<profile>/curves/`` (with the
+parameters beside it), so that chapter 8 can show, besides its own points, the longer curves
+that ``python -m wordot curve`` (``make curve``) computed on the same machine
+(:func:`stored_curves`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .. import __version__, paths
 from .. import config as config_mod
 from ..train import files, run_dir
 from .experiments import Job, run_jobs
 
-__all__ = ["CurveConfig", "curve_config", "curve_frame", "curve_jobs", "learning_curve"]
+__all__ = [
+    "CurveConfig",
+    "curve_config",
+    "curve_frame",
+    "curve_jobs",
+    "curves_dir",
+    "learning_curve",
+    "stored_curves",
+]
+
+#: (layer the loss acts on, or None for the base encoder; pairs seen per language)
+Point = tuple[int | None, int]
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,10 @@ class CurveConfig:
             raise ValueError(f"CurveConfig.pairs={self.pairs!r}; give increasing counts >= 1")
         if not self.layers:
             raise ValueError("CurveConfig.layers is empty; give the layers the loss acts on")
+
+    def stem(self) -> str:
+        """File name of the curve's table: ``curve-<pairs>-layers<layers>``."""
+        return f"curve-{'_'.join(map(str, self.pairs))}-layers{'_'.join(map(str, self.layers))}"
 
     def steps(self, batch_size: int) -> tuple[int, ...]:
         """Training steps at the points (``pairs / batch_size``; each must divide)."""
@@ -89,25 +112,34 @@ def training_overrides(p: config_mod.Profile, cfg: CurveConfig, layer: int) -> d
 
 def curve_jobs(
     profile: str, cfg: CurveConfig, overrides: dict[str, Any] | None = None
-) -> tuple[list[Job], list[Job]]:
-    """``(training, evaluation)`` jobs: one training run per layer (evaluated at its last
-    point), then every snapshot and the base encoder as evaluations of saved models.
-    ``overrides`` (profile parameters: ``runs_dir``, speed options, ...) apply to every job."""
+) -> tuple[list[Job], list[Job], dict[str, Point]]:
+    """``(training, evaluation, points)``: one training run per layer (evaluated at its last
+    point), then every snapshot and the base encoder as evaluations of saved models; ``points``
+    maps each job's name to its point. ``overrides`` (profile parameters: ``runs_dir``, speed
+    options, ...) apply to every job."""
     base = dict(overrides or {})
     p = config_mod.resolve(profile, **base)
     ev = _eval(cfg)
     train_jobs, eval_jobs = [], [Job("base", profile, base, train=False, eval=ev)]
+    points: dict[str, Point] = {"base": (None, 0)}
     steps = cfg.steps(p.train.batch_size)
     for layer in cfg.layers:
         over = base | training_overrides(p, cfg, layer)
-        train_jobs.append(Job(f"layer{layer}@{cfg.pairs[-1]}", profile, over, eval=ev))
+        name = f"layer{layer}@{cfg.pairs[-1]}"
+        train_jobs.append(Job(name, profile, over, eval=ev))
+        points[name] = (layer, cfg.pairs[-1])
         run = run_dir(config_mod.resolve(profile, **over))
         for pairs, step in zip(cfg.pairs[:-1], steps[:-1], strict=True):
             model = str(files.snapshot_dir(run, step))
-            eval_jobs.append(
-                Job(f"layer{layer}@{pairs}", profile, base | {"encoder": model}, False, eval=ev)
-            )
-    return train_jobs, eval_jobs
+            name = f"layer{layer}@{pairs}"
+            eval_jobs.append(Job(name, profile, base | {"encoder": model}, False, eval=ev))
+            points[name] = (layer, pairs)
+    return train_jobs, eval_jobs, points
+
+
+def curves_dir(p: config_mod.Profile) -> Path:
+    """``<runs_dir>/<profile>/curves``: where :func:`learning_curve` keeps its tables."""
+    return run_dir(p).parent / "curves"
 
 
 def learning_curve(
@@ -118,23 +150,49 @@ def learning_curve(
     workers: int = 1,
     corpora_dir: str | None = None,
 ) -> pd.DataFrame:
-    """Train (or reuse) the curve's runs, evaluate every point; :func:`curve_frame` of them."""
-    train_jobs, eval_jobs = curve_jobs(profile, cfg, overrides)
+    """Train (or reuse) the curve's runs, evaluate every point; :func:`curve_frame` of them.
+
+    The table is also written to :func:`curves_dir` as ``<CurveConfig.stem>.csv`` with a
+    ``.json`` of the curve's settings, profile overrides, package version and date beside it."""
+    train_jobs, eval_jobs, points = curve_jobs(profile, cfg, overrides)
     kw = {"corpora_dir": corpora_dir, "progress": False}
     records = run_jobs(train_jobs, workers, **kw) + run_jobs(eval_jobs, workers, **kw)
-    return curve_frame(records, train_jobs + eval_jobs)
+    frame = curve_frame(records, train_jobs + eval_jobs, points)
+    out = curves_dir(config_mod.resolve(profile, **(overrides or {})))
+    out.mkdir(parents=True, exist_ok=True)
+    stem = cfg.stem()
+    frame.to_csv(out / f"{stem}.csv", index=False)
+    about = {
+        "curve": asdict(cfg),
+        "profile": profile,
+        "overrides": dict(overrides or {}),
+        "wordot_version": __version__,
+        "written": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    paths.write_json(out / f"{stem}.json", about, indent=2)
+    return frame
 
 
-def curve_frame(records: Sequence[dict[str, Any]], jobs: Sequence[Job]) -> pd.DataFrame:
+def stored_curves(p: config_mod.Profile) -> pd.DataFrame:
+    """Every table :func:`learning_curve` kept for profile ``p`` (:func:`curves_dir`), long,
+    with a ``curve`` column naming its file; an empty table if there is none."""
+    tables = [
+        pd.read_csv(f).assign(curve=f.stem) for f in sorted(curves_dir(p).glob("curve-*.csv"))
+    ]
+    if not tables:
+        return pd.DataFrame(columns=["layer_trained", "pairs", "measure", "value", "curve"])
+    return pd.concat(tables, ignore_index=True)
+
+
+def curve_frame(
+    records: Sequence[dict[str, Any]], jobs: Sequence[Job], points: Mapping[str, Point]
+) -> pd.DataFrame:
     """Long table: ``layer_trained`` (None for the base), ``pairs``, ``measure``, ``value``;
-    measures are the records' ``gold/...`` and ``tatoeba/...`` keys (counts ``/n`` left out)."""
+    measures are the records' ``gold/...`` and ``tatoeba/...`` keys (counts ``/n`` left out);
+    ``points`` gives each job's point (:func:`curve_jobs`)."""
     rows = []
     for rec, job in zip(records, jobs, strict=True):
-        if job.name == "base":
-            layer, pairs = None, 0
-        else:
-            head, _, count = job.name.partition("@")
-            layer, pairs = int(head.removeprefix("layer")), int(count)
+        layer, pairs = points[job.name]
         for key, value in rec.items():
             if key.startswith(("gold/", "tatoeba/")) and not key.endswith("/n"):
                 if isinstance(value, int | float):
