@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -34,6 +35,12 @@ from .gold import GOLD_SETS, SPLITS, load_gold, source_language
 from .methods import METHODS, AlignOptions, Method, alignments_by_layer, word_alignments
 from .metrics import gold_scores
 from .retrieval import RetrievalOptions, tatoeba_code, tatoeba_layers
+
+if TYPE_CHECKING:
+    from ..neighbours import FeatureMap
+
+#: ``{language: {layer: feature map}}``: what :func:`run_benchmarks` applies to source vectors
+SourceMaps = Mapping[str, Mapping[int, "FeatureMap"]]
 
 __all__ = [
     "PUBLISHED_AER",
@@ -120,6 +127,7 @@ def gold_rows(
     *,
     data_dir: str | Path | None = None,
     progress: bool = True,
+    source_maps: SourceMaps | None = None,
 ) -> list[dict]:
     """The word-alignment rows of :func:`run_benchmarks` (AER, precision, recall per set and
     layer)."""
@@ -130,7 +138,13 @@ def gold_rows(
     ):
         split = _split_of(name, cfg.split)
         by_layer = alignments_by_layer(
-            model, tokenizer, pairs, method=cfg.method, layers=cfg.align_layers, options=cfg.align
+            model,
+            tokenizer,
+            pairs,
+            method=cfg.method,
+            layers=cfg.align_layers,
+            options=cfg.align,
+            source_map=(source_maps or {}).get(source_language(name)),
         )
         for layer, links in by_layer.items():
             scores = gold_scores(links, gold)
@@ -156,6 +170,7 @@ def tatoeba_rows(
     *,
     data_dir: str | Path | None = None,
     progress: bool = True,
+    source_maps: SourceMaps | None = None,
 ) -> list[dict]:
     """The retrieval rows of :func:`run_benchmarks` (accuracy xx->en and en->xx per language
     and layer)."""
@@ -169,6 +184,7 @@ def tatoeba_rows(
             layers=cfg.tatoeba_layers,
             options=cfg.retrieval,
             data_dir=data_dir,
+            source_map=(source_maps or {}).get(lang),
         )
         for layer, r in by_layer.items():
             where = ("tatoeba", "tatoeba", "test", lang, layer_name(layer))
@@ -187,6 +203,7 @@ def run_benchmarks(
     data_dir: str | Path | None = None,
     progress: bool = True,
     workers: int = 1,
+    source_maps: SourceMaps | None = None,
 ) -> pd.DataFrame:
     """Every measure of ``cfg`` for one encoder: a long table with :data:`COLUMNS` (values are
     fractions; ``n`` is the number of sentence pairs behind each), seconds per part in
@@ -196,20 +213,37 @@ def run_benchmarks(
     :func:`wordot.datasets.path` finds the files). ``workers > 1``: the work is split into that
     many one-thread processes (:func:`shards`; on two cores this beats one process of two
     threads, ``benchmarks/eval_suite.py``); the rows are the same, in the same order.
+
+    ``source_maps``: ``{language: {layer: feature map}}`` (:mod:`wordot.neighbours`), applied
+    to that language's vectors before alignment and retrieval. A language or layer without a
+    map is read unmapped and listed in ``attrs["unmapped"]`` (e.g. a gold set whose language
+    had no training pairs), so that a table never passes unmapped rows off as mapped ones.
     """
     model.eval()
     if workers > 1:
-        return _run_in_workers(model, tokenizer, cfg, data_dir, workers)
-    seconds = {}
-    t0 = time.perf_counter()
-    rows = gold_rows(model, tokenizer, cfg, data_dir=data_dir, progress=progress)
-    seconds["alignment"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    rows += tatoeba_rows(model, tokenizer, cfg, data_dir=data_dir, progress=progress)
-    seconds["tatoeba"] = time.perf_counter() - t0
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    table.attrs["seconds"] = seconds
+        table = _run_in_workers(model, tokenizer, cfg, data_dir, workers, source_maps)
+    else:
+        seconds = {}
+        kw = {"data_dir": data_dir, "progress": progress, "source_maps": source_maps}
+        t0 = time.perf_counter()
+        rows = gold_rows(model, tokenizer, cfg, **kw)
+        seconds["alignment"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rows += tatoeba_rows(model, tokenizer, cfg, **kw)
+        seconds["tatoeba"] = time.perf_counter() - t0
+        table = pd.DataFrame(rows, columns=list(COLUMNS))
+        table.attrs["seconds"] = seconds
+    if source_maps is not None:
+        table.attrs["unmapped"] = unmapped(table, source_maps)
     return table
+
+
+def unmapped(table: pd.DataFrame, source_maps: SourceMaps) -> list[tuple[str, str]]:
+    """``(language, layer name)`` of the rows of ``table`` that no map of ``source_maps``
+    covered, sorted."""
+    covered = {(lang, layer_name(layer)) for lang, maps in source_maps.items() for layer in maps}
+    rows = set(zip(table["language"], table["layer"], strict=True))
+    return sorted(rows - covered)
 
 
 #: measured cost of the gold alignment part per sentence pair, in Tatoeba languages (one language
@@ -241,7 +275,9 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _shard_rows(weights: tuple, tokenizer, cfg: BenchmarkConfig, data_dir) -> tuple[list, dict]:
+def _shard_rows(
+    weights: tuple, tokenizer, cfg: BenchmarkConfig, data_dir, source_maps=None
+) -> tuple[list, dict]:
     """One shard in a worker; the encoder comes as ``(class, config, state_dict)`` (a model
     that has run carries transformers' output hooks, which do not pickle)."""
     kind, config, state = weights
@@ -251,11 +287,15 @@ def _shard_rows(weights: tuple, tokenizer, cfg: BenchmarkConfig, data_dir) -> tu
         raise RuntimeError(
             f"worker copy of the encoder: missing {missing}, unexpected {unexpected}"
         )
-    table = run_benchmarks(model, tokenizer, cfg, data_dir=data_dir, progress=False)
+    table = run_benchmarks(
+        model, tokenizer, cfg, data_dir=data_dir, progress=False, source_maps=source_maps
+    )
     return table.to_dict("records"), table.attrs["seconds"]
 
 
-def _run_in_workers(model, tokenizer, cfg, data_dir, workers: int) -> pd.DataFrame:
+def _run_in_workers(
+    model, tokenizer, cfg, data_dir, workers: int, source_maps=None
+) -> pd.DataFrame:
     """:func:`run_benchmarks` over :func:`shards` in one-thread worker processes."""
     parts = shards(cfg, workers, data_dir)
     t0 = time.perf_counter()
@@ -263,7 +303,9 @@ def _run_in_workers(model, tokenizer, cfg, data_dir, workers: int) -> pd.DataFra
         max_workers=len(parts), mp_context=get_context("spawn"), initializer=_one_thread
     ) as pool:
         weights = (type(model), model.config, model.state_dict())
-        futures = [pool.submit(_shard_rows, weights, tokenizer, c, data_dir) for c in parts]
+        futures = [
+            pool.submit(_shard_rows, weights, tokenizer, c, data_dir, source_maps) for c in parts
+        ]
         done = [f.result() for f in futures]
     rows = [r for part, _ in done for r in part if r["task"] != "tatoeba"]
     rows += [r for part, _ in done for r in part if r["task"] == "tatoeba"]

@@ -36,9 +36,9 @@ AER there): ``ot-threshold`` is best at eps 0.05 and threshold 0.5 (15.4; 16.6 a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor
@@ -47,6 +47,9 @@ from ..embed import POOLINGS, Pooling, hidden_layers, selection_matrix, word_spa
 from ..loss import LossConfig
 from ..ot import transport_plan
 from .gold import Link, check_word_pairs
+
+if TYPE_CHECKING:
+    from ..neighbours import FeatureMap
 
 __all__ = [
     "Method",
@@ -111,7 +114,7 @@ class _Points:
     owners: list[list[int]]
 
 
-def _original_indices(words: Sequence[str], kept: Sequence[str]) -> list[int]:
+def original_indices(words: Sequence[str], kept: Sequence[str]) -> list[int]:
     """Index in ``words`` of each word of ``kept`` (``kept`` is ``words`` without the words the
     tokenizer cannot represent, a property of the word alone, and without a cut-off tail, so
     matching left to right is exact)."""
@@ -131,13 +134,25 @@ def _points(
     one forward pass."""
     spans = word_spans(tokenizer, words, options.max_length)
     out = []
-    kept = [_original_indices(w, k) for w, k in zip(words, spans.words, strict=True)]
+    kept = [original_indices(w, k) for w, k in zip(words, spans.words, strict=True)]
     for H in hidden_layers(model, spans.encoding, layers):
         P, mask, owners = selection_matrix(spans.spans, H.shape[1], options.pooling)
         vectors = P.to(H.device, H.dtype) @ H
         owners = [[kept[b][w] for w in row] for b, row in enumerate(owners)]
         out.append(_Points(vectors, mask.to(H.device), owners))
     return out
+
+
+def _mapped(points: _Points, fmap: FeatureMap) -> _Points:
+    """``points`` with ``fmap`` applied to every real point's vector (padding stays zero)."""
+    vectors = torch.zeros_like(points.vectors)
+    moved = fmap.map(points.vectors[points.mask].float())
+    if not torch.isfinite(moved).all():
+        raise FloatingPointError(
+            f"the feature map {type(fmap).__name__} produced non-finite vectors"
+        )
+    vectors[points.mask] = moved.to(vectors.dtype)
+    return _Points(vectors, points.mask, points.owners)
 
 
 def similarity(x: Tensor, y: Tensor) -> Tensor:
@@ -274,9 +289,12 @@ def alignments_by_layer(
     method: Method,
     layers: Sequence[int] = (8,),
     options: AlignOptions | None = None,
+    source_map: Mapping[int, FeatureMap] | None = None,
 ) -> dict[int, list[set[Link]]]:
     """:func:`word_alignments` at each of ``layers``, from one forward pass per batch:
-    ``{layer: [links of pair k, ...]}``."""
+    ``{layer: [links of pair k, ...]}``. ``source_map``: per layer, a feature map
+    (:mod:`wordot.neighbours`) applied to the source words' vectors before they are aligned;
+    a layer without one is read as it is."""
     if method not in METHODS:
         raise ValueError(f"unknown alignment method {method!r}; choose one of {METHODS}")
     if not layers:
@@ -294,6 +312,8 @@ def alignments_by_layer(
                 for side in (0, 1)
             )
             for layer, s_pts, e_pts in zip(layers, src, en, strict=True):
+                if source_map and layer in source_map:
+                    s_pts = _mapped(s_pts, source_map[layer])
                 for k, links in zip(idx, _batch_links(s_pts, e_pts, method, options), strict=True):
                     result[layer][k] = links
     return result

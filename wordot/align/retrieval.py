@@ -16,15 +16,19 @@ XTREME's ``--specific_layer 7`` indexes the hidden states after the embedding la
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from .. import datasets
 from ..embed import hidden_layers
+
+if TYPE_CHECKING:
+    from ..neighbours import FeatureMap
 
 __all__ = [
     "TATOEBA_CODES",
@@ -194,13 +198,24 @@ def tatoeba_layers(
     layers: Sequence[int] = (8,),
     options: RetrievalOptions | None = None,
     data_dir: str | Path | None = None,
+    source_map: Mapping[int, FeatureMap] | None = None,
 ) -> dict[int, TatoebaResult]:
-    """:func:`tatoeba_accuracy` of several layers, from one encoding of the sentences."""
+    """:func:`tatoeba_accuracy` of several layers, from one encoding of the sentences.
+    ``source_map``: per layer, a feature map (:mod:`wordot.neighbours`) applied to the
+    ``lang`` sentence vectors before retrieval (a map fitted on word vectors, applied to their
+    mean over the sentence: exact for the linear and affine maps, an approximation for a flow)."""
     options = options or RetrievalOptions()
     pairs = tatoeba_pairs(lang, data_dir=data_dir)
     kw = {"layers": layers, "options": options}
     xx = layer_embeddings(model, tokenizer, [s for s, _ in pairs], **kw)
     en = layer_embeddings(model, tokenizer, [e for _, e in pairs], **kw)
+    for layer, fmap in (source_map or {}).items():
+        if layer in xx:
+            xx[layer] = fmap.map(xx[layer])
+            if not torch.isfinite(xx[layer]).all():
+                raise FloatingPointError(
+                    f"the feature map {type(fmap).__name__} produced non-finite {lang} vectors"
+                )
     return {
         layer: TatoebaResult(
             lang,
