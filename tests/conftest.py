@@ -11,3 +11,11 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def corpora():
+    """The shipped de-en and fr-en smoke corpora (tiny, hand-written): training tests' data."""
+    from wordot import data
+
+    return {k: data.smoke_corpus(k) for k in ("de", "fr")}

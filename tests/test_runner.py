@@ -174,8 +174,8 @@ def test_a_truncated_manifest_is_named_as_the_manifest(book):
 
 
 def _chapters(spec):
-    """Chapters named by ``spec`` = [(name, needs, alone)] (no files: the scheduler only)."""
-    return [runner.Chapter(n, None, None, tuple(needs), alone) for n, needs, alone in spec]
+    """Chapters named by ``spec`` = [(name, needs, alone[, priority])] (the scheduler only)."""
+    return [runner.Chapter(n, None, None, tuple(needs), *rest) for n, needs, *rest in spec]
 
 
 def _schedule(spec, jobs, fail=(), seconds=0.05):
@@ -266,3 +266,15 @@ def test_two_jobs_execute_chapters_and_name_the_failure(book):
     assert manifest["chapters"]["02_fails"]["status"] == "failed"
     out = nbformat.read(book / "book" / "chapters" / "01_ok.ipynb", as_version=4)
     assert out.cells[-1].outputs[0]["data"]["text/plain"] == "0.2"
+
+
+def test_schedule_starts_the_higher_priority_first_among_ready_chapters():
+    spec = [
+        ("05", (), False),
+        ("06", ("05",), False),
+        ("07", ("05",), False),
+        ("08", ("05",), False, 1),
+    ]
+    events, _ = _schedule(spec, jobs=1, seconds=0.0)
+    order = [name for kind, name, _ in events if kind == "start"]
+    assert order == ["05", "08", "06", "07"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from support import interrupt_training, tiny_train_config
 
 from wordot import data, train
 from wordot.embed import EmbedConfig
@@ -26,26 +27,7 @@ from wordot.paths import CorruptFileError
 from wordot.train import loop, provenance
 from wordot.train.lock import run_lock
 
-
-@pytest.fixture(scope="module")
-def corpora():
-    return {k: data.smoke_corpus(k) for k in ("de", "fr")}
-
-
-def _cfg(**kw):
-    base = dict(
-        encoder="tiny",
-        languages=("de", "fr"),
-        batch_size=4,
-        grad_accum=1,
-        lr=3e-3,
-        loss=LossConfig(eps=0.05, lam=1.0, tol=1e-4),
-        checkpoint_every=0,
-        dropout=False,
-        seed=0,
-    )
-    base.update(kw)
-    return train.TrainConfig(**base)
+_cfg = tiny_train_config
 
 
 def _weights(path):
@@ -80,15 +62,7 @@ def test_resume_reproduces_the_uninterrupted_run(corpora, tmp_path, monkeypatch)
     train.train(cfg, corpora, tmp_path / "full", progress=False)
 
     real = loop._group_loss
-    calls = {"n": 0}
-
-    def crash_at_step_5(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > 4 * len(cfg.languages):  # steps 1-4 done, die inside step 5
-            raise KeyboardInterrupt("power cut")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "_group_loss", crash_at_step_5)
+    interrupt_training(monkeypatch, 4 * len(cfg.languages))  # steps 1-4 done, die in step 5
     with pytest.raises(KeyboardInterrupt):
         train.train(cfg, corpora, tmp_path / "cut", progress=False)
     monkeypatch.setattr(loop, "_group_loss", real)

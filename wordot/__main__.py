@@ -34,6 +34,19 @@ def _parse_value(text: str) -> object:
     return text
 
 
+def _param_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``-p NAME VALUE`` (repeatable): profile parameters, parsed by :func:`_parse_value`."""
+    parser.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help=help,
+    )
+
+
 def _curve(args: argparse.Namespace) -> int:
     """``python -m wordot curve``: :func:`wordot.evaluation.curve.learning_curve`, printed."""
     from .evaluation import curve
@@ -63,15 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p_run = sub.add_parser("run", help="execute chapters with papermill into book/chapters")
     p_run.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
-    p_run.add_argument(
-        "-p",
-        "--param",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="override a chapter parameter (repeatable), e.g. -p eps 0.1",
-    )
+    _param_option(p_run, "override a chapter parameter (repeatable), e.g. -p eps 0.1")
     p_run.add_argument("--chapters", nargs="+", help="only chapters whose name starts so")
     p_run.add_argument("--out", type=Path, help="output directory (default book/chapters)")
     p_run.add_argument(
@@ -94,15 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "Runs and records already on disk are reused, so an interrupted curve resumes.",
     )
     p_curve.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
-    p_curve.add_argument(
-        "-p",
-        "--param",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="a profile parameter, e.g. -p curve_pairs 320,1280,5120 -p curve_layers -1,8",
-    )
+    _param_option(p_curve, "a profile parameter, e.g. -p curve_pairs 320,1280,5120")
     p_curve.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
 
     sub.add_parser("stale", help="list chapters whose executed copy is stale")

@@ -112,6 +112,11 @@ class TrainSchedule:
     bucket_by_length: bool = False  # batches of similar lengths: less padding
     cache_targets: bool = False  # the frozen model's English vectors computed once per sentence
     snapshot_steps: tuple[int, ...] = ()  # models saved after these steps (a learning curve)
+    objective: str = "wordot"  # wordot | l2 (Cao et al. 2020 on aligned word pairs)
+    aligner: str = "eflomal"  # l2: the statistical aligner that gives the word pairs
+    adam_betas: tuple[float, float] = (0.9, 0.999)  # Cao et al.: (0.9, 0.98)
+    adam_eps: float = 1e-8  # Cao et al.: 1e-9
+    warmup: float = 0.0  # fraction of updates with a linear warm-up (Cao et al.: 0.1)
     runs_dir: str = "runs"  # runs go to runs_dir/<profile>/...; relative to the working dir
 
 
@@ -349,6 +354,10 @@ def _at_least(low: float) -> Callable[[Any], str | None]:
     return lambda v: None if v >= low else f"must be >= {low}"
 
 
+def _fraction(v: float) -> str | None:
+    return None if 0 <= v < 1 else "must be in [0, 1)"
+
+
 def _positive(v: float) -> str | None:
     return None if v > 0 else "must be positive"
 
@@ -430,6 +439,11 @@ PARAMETERS: dict[str, _Param] = {
     "snapshot_steps": _Param(
         "train", "snapshot_steps", int, many=True, empty_ok=True, check=_at_least(1)
     ),
+    "objective": _Param("train", "objective", str, check=_choice(("wordot", "l2"))),
+    "aligner": _Param("train", "aligner", str, check=_choice(("eflomal", "fast_align"))),
+    "adam_betas": _Param("train", "adam_betas", float, many=True, check=_fraction),
+    "adam_eps": _Param("train", "adam_eps", float, check=_positive),
+    "warmup": _Param("train", "warmup", float, check=_fraction),
     "runs_dir": _Param("train", "runs_dir", str),
     # chapter 8
     "result_seeds": _Param("study", "seeds", int, many=True, check=_at_least(0)),

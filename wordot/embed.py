@@ -192,6 +192,19 @@ def word_spans(tokenizer, words: list[list[str]], max_length: int = 128, lang: s
     return Spans(dict(enc), spans, kept_words, n_trunc, n_unrep)
 
 
+def original_indices(words: Sequence[str], kept: Sequence[str]) -> list[int]:
+    """Index in ``words`` of each word of ``kept`` (``kept`` is ``words`` without the words the
+    tokenizer cannot represent, a property of the word alone, and without a cut-off tail, so
+    matching left to right is exact)."""
+    out, i = [], 0
+    for w in kept:
+        while words[i] != w:
+            i += 1
+        out.append(i)
+        i += 1
+    return out
+
+
 def selection_matrix(
     spans: list[list[tuple[int, int]]], n_tokens: int, pooling: Pooling = "last"
 ) -> tuple[Tensor, Tensor, list[list[int]]]:

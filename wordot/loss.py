@@ -30,6 +30,7 @@ Departures and options, each named after the paper's text:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -237,6 +238,44 @@ def wordot_loss(
     ot = {k: parts[k].ot[k] for k in langs}
     reg = {k: parts[k].reg[k] for k in en} if with_reg else {}  # in en's order, as the sum was
     return LossParts.from_terms(ot, reg, cfg.lam)
+
+
+def linked_pair_loss(
+    src: WordEmbeddings, en_init: WordEmbeddings, links: Sequence[Sequence[tuple[int, int]]]
+) -> Tensor:
+    """Cao et al. (2020)'s alignment term on a batch: :func:`l2_pair_loss` between the tuned
+    model's source words and the frozen initial model's English words they are linked to.
+
+    ``src``/``en_init``: ``(B, N, D)`` batches; ``links[b]``: ``(source point, English point)``
+    indices into row ``b`` of each. A batch without any link contributes 0 (gradient-connected,
+    so every process makes the same backward)."""
+    if len(links) != src.vectors.shape[0]:
+        raise ValueError(f"{len(links)} rows of links for a batch of {src.vectors.shape[0]}")
+    rows = [(b, i, j) for b, row in enumerate(links) for i, j in row]
+    if not rows:
+        return src.vectors.sum() * 0.0
+    b, i, j = (torch.tensor(x, device=src.vectors.device) for x in zip(*rows, strict=True))
+    if not (src.mask[b, i].all() and en_init.mask[b, j].all()):
+        raise ValueError("a link points at padding: the links do not fit the batch")
+    return l2_pair_loss(
+        at_least_float32(src.vectors[b, i]), at_least_float32(en_init.vectors[b, j])
+    )
+
+
+def l2_language_loss(
+    src: WordEmbeddings,
+    en: WordEmbeddings,
+    en_init: WordEmbeddings,
+    links: Sequence[Sequence[tuple[int, int]]],
+    cfg: LossConfig = LossConfig(),
+    *,
+    lang: str,
+) -> LossParts:
+    """Cao et al. (2020)'s objective for one language: :func:`linked_pair_loss` + lambda *
+    drift of the English side (their ``MSE(f(en), f0(en))``), keyed by ``lang`` like
+    :func:`language_loss` (the alignment term sits where S_eps sits for WordOT)."""
+    reg = {lang: drift(en, en_init, cfg.reduction)} if cfg.lam else {}
+    return LossParts.from_terms({lang: linked_pair_loss(src, en_init, links)}, reg, cfg.lam)
 
 
 def l2_pair_loss(src_vecs: Tensor, en_vecs: Tensor) -> Tensor:

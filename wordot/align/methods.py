@@ -43,7 +43,14 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from torch import Tensor
 
-from ..embed import POOLINGS, Pooling, hidden_layers, selection_matrix, word_spans
+from ..embed import (
+    POOLINGS,
+    Pooling,
+    hidden_layers,
+    original_indices,
+    selection_matrix,
+    word_spans,
+)
 from ..loss import LossConfig
 from ..ot import transport_plan
 from .gold import Link, check_word_pairs
@@ -112,19 +119,6 @@ class _Points:
     vectors: Tensor
     mask: Tensor
     owners: list[list[int]]
-
-
-def original_indices(words: Sequence[str], kept: Sequence[str]) -> list[int]:
-    """Index in ``words`` of each word of ``kept`` (``kept`` is ``words`` without the words the
-    tokenizer cannot represent, a property of the word alone, and without a cut-off tail, so
-    matching left to right is exact)."""
-    out, i = [], 0
-    for w in kept:
-        while words[i] != w:
-            i += 1
-        out.append(i)
-        i += 1
-    return out
 
 
 def _points(

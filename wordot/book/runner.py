@@ -7,9 +7,10 @@ so a test can tell when an executed copy is stale.
 
 Chapters run one at a time in file order, or ``jobs`` at a time (``--jobs 2`` on two cores:
 every kernel uses one torch thread). A chapter's notebook metadata says what it waits for,
-``{"wordot": {"needs": ["05_fine_tuning"]}}`` (chapters whose runs it reads), or
+``{"wordot": {"needs": ["05_fine_tuning"]}}`` (chapters whose runs it reads),
 ``{"wordot": {"alone": true}}`` (it measures the machine: it starts after every earlier chapter
-and nothing runs beside it). A chapter whose need failed is skipped; the others go on.
+and nothing runs beside it), ``{"wordot": {"priority": 1}}`` (among the chapters ready to start,
+higher priorities start first: the longest chapter should not wait behind shorter ones). A chapter whose need failed is skipped; the others go on.
 
 A chapter is executed into a temporary file that replaces the executed copy only when the whole
 chapter succeeded; the manifest marks it ``running`` before and ``ok`` after, so a run that is
@@ -70,15 +71,21 @@ class Chapter:
     output: Path
     needs: tuple[str, ...] = ()  # chapters whose results this one reads (they run first)
     alone: bool = False  # measures the machine: no other chapter runs beside it
+    priority: int = 0  # among chapters ready to start, higher first (then file order)
 
 
 def _schedule_metadata(path: Path) -> dict[str, Any]:
-    """The ``wordot`` entry of a notebook's metadata (``needs``, ``alone``), checked."""
+    """The ``wordot`` entry of a notebook's metadata (``needs``, ``alone``, ``priority``),
+    checked."""
     meta = json.loads(path.read_text()).get("metadata", {}).get("wordot", {})
-    unknown = set(meta) - {"needs", "alone"}
+    unknown = set(meta) - {"needs", "alone", "priority"}
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)} in metadata.wordot")
-    return {"needs": tuple(meta.get("needs", ())), "alone": bool(meta.get("alone", False))}
+    return {
+        "needs": tuple(meta.get("needs", ())),
+        "alone": bool(meta.get("alone", False)),
+        "priority": int(meta.get("priority", 0)),
+    }
 
 
 def discover(
@@ -343,7 +350,7 @@ def _run_scheduled(
     with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
         while pending or running:
             before = len(pending)
-            for c in list(pending):
+            for c in sorted(pending, key=lambda c: -c.priority):  # stable: then file order
                 bad = [n for n in c.needs if n in failures]
                 if bad:
                     pending.remove(c)

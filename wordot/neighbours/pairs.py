@@ -31,9 +31,8 @@ import torch
 from torch import Tensor
 
 from .. import paths
-from ..align.methods import original_indices
 from ..align.statistical import STAT_METHODS, StatisticalOptions, align_statistical
-from ..embed import hidden_layers, word_spans, words_of
+from ..embed import hidden_layers, original_indices, word_spans, words_of
 
 Link = tuple[int, int]
 

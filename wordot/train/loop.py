@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 
 from .. import models
 from ..data import Batch, ParallelCorpus, language_batches, steps_per_epoch
-from ..embed import EmbedConfig, WordEmbeddings, embed_words
-from ..loss import LossParts, wordot_loss
+from ..embed import EmbedConfig, WordEmbeddings, embed_words, moses_words, original_indices
+from ..loss import LossConfig, LossParts, l2_language_loss, wordot_loss
 from ..paths import CorruptFileError
 from ..precision import resolve_mixed_precision
 from . import files
@@ -107,6 +107,8 @@ class Run:
     total_steps: int
     groups: list[list[str]]  # one loss and one backward per group and step
     probe: str  # an English sentence: see freeze_unreachable and sync_gradients
+    links: WordLinks | None = None  # objective "l2": the word pairs of every training pair
+    scheduler: Any = None  # a linear warm-up of the learning rate (cfg.warmup), or None
 
     @property
     def acc(self) -> Accelerator:
@@ -135,6 +137,10 @@ class LoopState:
         self.last_loss = loss
         return loss
 
+
+#: objective "l2": ``{lang: {(source, english): [(source word, English word), ...]}}`` (Moses
+#: word indices of one-to-one links, :func:`word_links`)
+WordLinks = dict[str, dict[tuple[str, str], list[tuple[int, int]]]]
 
 #: with ``bucket_by_length``, pairs are sorted by length within windows of this many batches
 BUCKET_BATCHES = 50
@@ -186,15 +192,22 @@ def setup(
     set_seed(cfg.seed)
     if model is None or tokenizer is None:
         model, tokenizer = models.load_encoder(cfg.encoder)
-    init_model = copy.deepcopy(model).eval().requires_grad_(False) if cfg.loss.lam else None
+    needs_init = cfg.loss.lam or cfg.objective == "l2"  # L2's targets are the initial English
+    init_model = copy.deepcopy(model).eval().requires_grad_(False) if needs_init else None
     if cfg.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     probe = corpora[cfg.languages[0]].en[0]
     freeze_unreachable(model, tokenizer, probe, cfg.embed)
     model.train(cfg.dropout)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(trained, lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps)
     ranks.check()  # DDP's set-up broadcasts the weights
     model, opt = acc.prepare(model, opt)
+    total = total_steps(cfg, corpora)
+    scheduler = None
+    if cfg.warmup:
+        scheduler = warmup_schedule(opt, cfg.warmup, math.ceil(total / cfg.grad_accum))
+        acc.register_for_checkpointing(scheduler)
     if ranks.world > 1:  # DDP's forward calls may broadcast (buffers; buckets after update 1)
         model.register_forward_pre_hook(lambda module, args: ranks.check())
     targets = None
@@ -202,8 +215,33 @@ def setup(
         init_model = init_model.to(acc.device)
         targets = InitialEnglish(init_model, tokenizer, cfg.embed, cache=cfg.cache_targets)
     groups = [list(cfg.languages)] if cfg.loss.pooled else [[k] for k in cfg.languages]
-    total = total_steps(cfg, corpora)
-    return Run(cfg, out_dir, ranks, model, targets, tokenizer, opt, total, groups, probe)
+    if cfg.objective == "l2" and cfg.loss.pooled:
+        raise ValueError("objective 'l2' has no pooled form: set loss pooled=False")
+    links = word_links(cfg, corpora) if cfg.objective == "l2" else None
+    return Run(
+        cfg, out_dir, ranks, model, targets, tokenizer, opt, total, groups, probe, links, scheduler
+    )
+
+
+def warmup_schedule(opt: torch.optim.Optimizer, fraction: float, updates: int) -> Any:
+    """The learning rate rises linearly over the first ``fraction`` of ``updates`` (update u
+    gets ``(u + 1) / n`` of it, ``n = max(1, round(fraction * updates))``), then stays."""
+    n = max(1, round(fraction * updates))
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda u: min(1.0, (u + 1) / n))
+
+
+def word_links(cfg: TrainConfig, corpora: dict[str, ParallelCorpus]) -> WordLinks:
+    """``{lang: {(source, english): [(i, j), ...]}}``: the one-to-one links (Moses word
+    indices) of every distinct training pair, from ``cfg.aligner`` run on the pairs
+    (:func:`wordot.neighbours.pairs.align_corpus`, seed 0 whatever the run's seed, cached)."""
+    from ..neighbours.pairs import align_corpus  # the aligner only for this objective
+
+    out = {}
+    for lang, corpus in corpora.items():
+        pairs = list(dict.fromkeys(zip(corpus.src, corpus.en, strict=True)))
+        aligned = align_corpus(pairs, lang, method=cfg.aligner, seed=0)
+        out[lang] = dict(zip(pairs, aligned.links, strict=True))
+    return out
 
 
 def restore(run: Run, checkpoints: list[Path]) -> int:
@@ -261,6 +299,44 @@ def _embed_group(model, tokenizer, batch: Batch, langs: list[str], cfg: EmbedCon
     return src, en
 
 
+def l2_loss(
+    batch: Batch,
+    src: dict[str, WordEmbeddings],
+    en: dict[str, WordEmbeddings],
+    en0: dict[str, WordEmbeddings],
+    links: WordLinks,
+    cfg: LossConfig,
+) -> LossParts:
+    """Cao et al.'s loss of a group: per language, the linked words of each pair of the batch
+    (links to a word the tokenizer dropped are left out) through :func:`l2_language_loss`."""
+    ot, reg = {}, {}
+    for lang in sorted(src):
+        sources, english = batch[lang]
+        rows = []
+        for b, pair in enumerate(zip(sources, english, strict=True)):
+            if pair not in links[lang]:
+                raise KeyError(f"no word links for the {lang} training pair {pair!r}")
+            s_at = dict(
+                (w, n)
+                for n, w in enumerate(
+                    original_indices(moses_words(pair[0], lang), src[lang].words[b])
+                )
+            )
+            e_at = dict(
+                (w, n)
+                for n, w in enumerate(
+                    original_indices(moses_words(pair[1], "en"), en0[lang].words[b])
+                )
+            )
+            rows.append(
+                [(s_at[i], e_at[j]) for i, j in links[lang][pair] if i in s_at and j in e_at]
+            )
+        parts = l2_language_loss(src[lang], en[lang], en0[lang], rows, cfg, lang=lang)
+        ot.update(parts.ot)
+        reg.update(parts.reg)
+    return LossParts.from_terms(ot, reg, cfg.lam)
+
+
 def _loss_or_problem(
     targets: InitialEnglish | None,
     batch: Batch,
@@ -268,6 +344,7 @@ def _loss_or_problem(
     cfg: TrainConfig,
     src: dict[str, WordEmbeddings],
     en: dict[str, WordEmbeddings],
+    links: WordLinks | None = None,
 ) -> tuple[LossParts | None, str | None, str]:
     """The group's loss, or what is not finite about it: ``(parts, problem, detail)``."""
     bad = [
@@ -279,7 +356,10 @@ def _loss_or_problem(
     if bad:
         return None, f"the encoder produced NaN/inf word vectors ({bad[0]} side)", ""
     en0 = None if targets is None else {lang: targets(batch[lang][1]) for lang in langs}
-    parts = wordot_loss(src, en, en0, cfg.loss)
+    if cfg.objective == "l2":
+        parts = l2_loss(batch, src, en, en0, links, cfg.loss)
+    else:
+        parts = wordot_loss(src, en, en0, cfg.loss)
     value = parts.total.item()
     if not math.isfinite(value):
         return parts, f"loss is {value}", f"; parts {parts.as_floats()}"
@@ -313,8 +393,10 @@ def _group_loss(
     langs: list[str],
     cfg: TrainConfig,
     ranks: Ranks | None = None,
+    links: WordLinks | None = None,
 ) -> LossParts:
-    """WordOT loss of one or (pooled) several languages' batches, here this process's shards.
+    """WordOT loss of one or (pooled) several languages' batches, here this process's shards
+    (Cao et al.'s L2 loss with ``cfg.objective == "l2"``, on ``links``).
 
     NaN/inf word vectors or a non-finite loss raise NonFiniteLoss(what, details). Under several
     processes they then agree, in a status check before anyone back-propagates: if one of them
@@ -327,7 +409,7 @@ def _group_loss(
     over its own words.
     """
     src, en = _embed_group(model, tokenizer, batch, langs, cfg.embed)
-    parts, problem, detail = _loss_or_problem(targets, batch, langs, cfg, src, en)
+    parts, problem, detail = _loss_or_problem(targets, batch, langs, cfg, src, en, links)
     if problem is not None:
         raise NonFiniteLoss(problem, detail)
     if ranks is not None and ranks.world > 1:
@@ -354,7 +436,7 @@ def _group_step(run: Run, local: Batch, group: list[str], step: int, n_acc: int)
     try:
         with acc.no_sync(run.model):  # a no-op in a single process
             parts = _group_loss(
-                run.model, run.targets, run.tokenizer, local, group, run.cfg, run.ranks
+                run.model, run.targets, run.tokenizer, local, group, run.cfg, run.ranks, run.links
             )
             acc.backward(parts.total / n_acc)
         return parts
@@ -428,7 +510,8 @@ def log_update(run: Run, state: LoopState) -> dict[str, Any]:
     over the update's steps, and seconds since the session started."""
     pending, step = state.pending, state.step
     record: dict[str, Any] = {"step": step, "update": math.ceil(step / run.cfg.grad_accum)}
-    record["lr"] = run.cfg.lr
+    # the rate this update used (the warm-up schedule has already moved on to the next one)
+    record["lr"] = run.cfg.lr if run.scheduler is None else run.scheduler.get_last_lr()[0]
     record |= {k: round(v, 6) for k, v in pending.items()}
     record["loss"] = round(sum(v for k, v in pending.items() if k.startswith("loss/")), 6)
     record["seconds"] = round(time.perf_counter() - state.t0, 2)
@@ -526,6 +609,8 @@ def run_steps(run: Run, corpora: dict[str, ParallelCorpus], start_step: int, bar
         bar.set_postfix(loss=f"{loss:.4f}")
         if sync:
             log_update(run, state)
+            if run.scheduler is not None:
+                run.scheduler.step()  # the rate of the next update
             if step in cfg.snapshot_steps and step < total:
                 snapshot(run, step)
             if checkpoint_due(cfg, step, total):

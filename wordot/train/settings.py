@@ -42,7 +42,17 @@ _SCHEDULE = (
     "bucket_by_length",
     "cache_targets",
     "snapshot_steps",
+    "objective",
+    "aligner",
+    "adam_betas",
+    "adam_eps",
+    "warmup",
 )
+
+#: what a run minimises: WordOT's S_eps, or Cao et al. (2020)'s L2 over aligned word pairs
+OBJECTIVES = ("wordot", "l2")
+#: where the word pairs of the ``l2`` objective come from (:mod:`wordot.neighbours.pairs`)
+ALIGNERS = ("eflomal", "fast_align")
 
 
 @dataclass
@@ -67,6 +77,11 @@ class TrainConfig:
     bucket_by_length: bool = False  # batches of similar lengths (less padding), order shuffled
     cache_targets: bool = False  # keep the frozen model's English word vectors per sentence
     snapshot_steps: tuple[int, ...] = ()  # also save the model after these steps (a curve)
+    objective: str = "wordot"  # wordot | l2 (Cao et al. 2020, on aligned word pairs)
+    aligner: str = "eflomal"  # l2 only: the statistical aligner that gives the word pairs
+    adam_betas: tuple[float, float] = (0.9, 0.999)  # torch's defaults; Cao et al.: (0.9, 0.98)
+    adam_eps: float = 1e-8  # torch's default; Cao et al.: 1e-9
+    warmup: float = 0.0  # fraction of the updates with a linear warm-up (Cao et al.: 0.1)
     cpu: bool = False
 
     def __post_init__(self) -> None:
@@ -103,6 +118,19 @@ class TrainConfig:
                 f"TrainConfig.snapshot_steps={self.snapshot_steps!r}; each must be below "
                 f"max_steps={self.max_steps} (the run's end saves the final model)"
             )
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"TrainConfig.objective={self.objective!r}; choose one of {OBJECTIVES}"
+            )
+        if self.aligner not in ALIGNERS:
+            raise ValueError(f"TrainConfig.aligner={self.aligner!r}; choose one of {ALIGNERS}")
+        self.adam_betas = tuple(float(b) for b in self.adam_betas)
+        if len(self.adam_betas) != 2 or not all(0.0 <= b < 1.0 for b in self.adam_betas):
+            raise ValueError(f"TrainConfig.adam_betas={self.adam_betas!r}; two numbers in [0, 1)")
+        if not (math.isfinite(self.adam_eps) and self.adam_eps > 0):
+            raise ValueError(f"TrainConfig.adam_eps={self.adam_eps!r}; it must be finite and > 0")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"TrainConfig.warmup={self.warmup!r}; a fraction of updates in [0, 1)")
         if not isinstance(self.embed, EmbedConfig):
             raise TypeError(f"TrainConfig.embed must be an EmbedConfig, got {self.embed!r}")
         if not isinstance(self.loss, LossConfig):
