@@ -117,15 +117,30 @@ def test_rank_deficient_problems_raise():
     with pytest.raises(ValueError, match=r"rank 5 < d = 16 from 5 pairs.*not unique"):
         orthogonal_map(torch.randn(5, 16, generator=g), torch.randn(5, 16, generator=g))
     src = torch.randn(100, 16, generator=g)
-    src[:, 3] = 0.0  # one direction the source rows never visit
+    en = torch.randn(100, 16, generator=g)
+    en[:, 5] = 0.0  # a direction the English rows never visit, the source rows do
     with pytest.raises(ValueError, match=r"rank 15 < d = 16 from 100 pairs"):
-        orthogonal_map(src, torch.randn(100, 16, generator=g))
+        orthogonal_map(src, en)
     # centred rows sum to zero: d pairs are one too few
     square = torch.randn(16, 16, generator=g)
     with pytest.raises(ValueError, match=r"rank 15 < d = 16 from 16 pairs \(centred\)"):
         Procrustes(ProcrustesOptions(center=True)).fit(square, square @ rotation(16).float())
     with pytest.raises(ValueError, match=r"rank 0 < d = 16"):
         orthogonal_map(torch.zeros(20, 16), torch.randn(20, 16, generator=g))
+
+
+def test_a_deficiency_of_the_source_rows_themselves_is_accepted():
+    """All source rows in one hyperplane through the origin (a LayerNorm without bias): the
+    rotation is unique on that hyperplane, which is where every vector to be mapped lies."""
+    g = torch.Generator().manual_seed(8)
+    Q = rotation(16)
+    src = torch.randn(200, 16, generator=g, dtype=F64)
+    src -= src.mean(1, keepdim=True)  # every row sums to zero: rank 15
+    fitted = Procrustes().fit(src.float(), (src @ Q).float())
+    assert fitted.rank == 15
+    new = torch.randn(7, 16, generator=g, dtype=F64)
+    new -= new.mean(1, keepdim=True)  # other vectors of the same hyperplane
+    assert (fitted.map(new.float()).double() - new @ Q).abs().max() < 1e-5
 
 
 def test_bad_procrustes_input_raises():

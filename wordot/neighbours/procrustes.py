@@ -28,18 +28,22 @@ Departures and options:
   before fitting and ``map(x) = (x - mu_src) @ W + mu_en``, a rotation plus a translation.
   Raw contextual vectors share a large mean direction that an uncentred rotation must also
   carry; centring fits the rotation to the spread around it.
-* The paper does not say what happens when the problem is degenerate. Here a cross-covariance
-  ``src^T en`` of rank ``r < d`` (fewer than d pairs, or pairs spanning fewer than d directions;
-  with ``center`` at least d + 1 pairs are needed, since centred rows sum to zero) raises a
-  ``ValueError`` naming the rank and the number of pairs: W is then not unique on the
-  ``d - r`` unseen directions, and any choice would be an arbitrary number. The rank counts the
-  singular values above ``s_max * max(n, d) * eps(float64)``, so it catches exact deficiency
-  and not a merely ill-conditioned problem; :attr:`Procrustes.singular_values` holds the
-  spectrum for a caller who wants the condition. (Derived, not measured here: the hidden states
-  of a post-LayerNorm encoder such as BERT satisfy ``sum_j (x_j - beta_j) / gamma_j = 0``, and
-  so do averages of them, so *centred* word vectors lie in a hyperplane up to float32 rounding.
-  W is then set by rounding noise on that one direction, in which the centred vectors have no
-  component beyond rounding, so the mapped vectors are unaffected.)
+* The paper does not say what happens when the problem is degenerate. Here fewer pairs than
+  d (d + 1 with ``center``: centred rows sum to zero) raise a ``ValueError`` naming the rank
+  and the number of pairs, and so does a cross-covariance ``src^T en`` of lower rank than the
+  source rows themselves: a direction the source vectors occupy would then be mapped
+  arbitrarily. A cross-covariance of rank ``r < d`` whose deficiency is the source rows' own
+  (they span only ``r`` directions at float32 precision, from at least d pairs) is accepted:
+  W is unique on that
+  span, and :attr:`Procrustes.rank` records ``r``. That is the case of a post-LayerNorm
+  encoder whose LayerNorm has no bias along some direction (the tiny random encoder of the
+  tests; measured rank 63 of 64 from 251 pairs): every hidden state satisfies
+  ``sum_j (x_j - beta_j) / gamma_j = 0``, so all of them, and all averages of them, lie in one
+  hyperplane, through the origin when ``beta = 0``, and the completion outside it never acts.
+  The cross-covariance's rank counts the singular values above ``s_max * max(n, d) *
+  eps(float64)``, the source rows' rank those above the same with ``eps(float32)`` (their
+  own precision), so exact deficiency is caught and a merely ill-conditioned problem is not;
+  :attr:`Procrustes.singular_values` holds the spectrum for a caller who wants the condition.
 
 The SVD runs in float64 on the float32 inputs (exactly converted); W is returned as float32.
 """
@@ -87,21 +91,28 @@ def _float64(x: Tensor) -> np.ndarray:
     return x.detach().cpu().to(torch.float64).numpy()
 
 
-def _solve(s: np.ndarray, e: np.ndarray, centred: bool = False) -> tuple[Tensor, Tensor]:
-    """W (d, d) float32 and the singular values of ``s^T e`` (float64, descending)."""
+def _rank(m: np.ndarray, eps: float, sv: np.ndarray | None = None) -> int:
+    """Numerical rank: singular values above ``s_max * max(shape) * eps``."""
+    sv = np.linalg.svd(m, compute_uv=False) if sv is None else sv
+    return int((sv > sv[0] * max(m.shape) * eps).sum()) if sv[0] > 0 else 0
+
+
+def _solve(s: np.ndarray, e: np.ndarray, centred: bool = False) -> tuple[Tensor, Tensor, int]:
+    """W (d, d) float32, the singular values of ``s^T e`` (float64, descending) and its rank."""
     n, d = s.shape
     sv = np.linalg.svd(s.T @ e, compute_uv=False)
-    tol = sv[0] * max(n, d) * np.finfo(np.float64).eps
-    rank = int((sv > tol).sum())
-    if rank < d:
-        need = f"{d + 1} pairs (d + 1 when centring)" if centred else f"{d} pairs"
+    rank = _rank(s.T @ e, np.finfo(np.float64).eps, sv)
+    # the directions the source rows span, at the precision they came in (float32)
+    spanned = _rank(s, np.finfo(np.float32).eps)
+    need = d + 1 if centred else d
+    if n < need or rank == 0 or rank < min(d, spanned):
         raise ValueError(
             f"rank-deficient Procrustes problem: the cross-covariance src^T en has rank {rank} "
             f"< d = {d} from {n} pairs{' (centred)' if centred else ''}, so the rotation is not "
-            f"unique; fit on at least {need} that span all d directions"
+            f"unique; fit on at least {need} pairs that span all d directions"
         )
     W, _ = scipy.linalg.orthogonal_procrustes(s, e, check_finite=False)
-    return torch.from_numpy(W).to(torch.float32), torch.from_numpy(sv)
+    return torch.from_numpy(W).to(torch.float32), torch.from_numpy(sv), rank
 
 
 def orthogonal_map(src: Tensor, en: Tensor) -> Tensor:
@@ -130,6 +141,7 @@ class Procrustes:
     mu_src: Tensor | None = field(default=None, init=False)
     mu_en: Tensor | None = field(default=None, init=False)
     singular_values: Tensor | None = field(default=None, init=False)
+    rank: int = field(default=0, init=False)
     n_pairs: int = field(default=0, init=False)
 
     def fit(self, src: Tensor, en: Tensor) -> Procrustes:
@@ -139,7 +151,7 @@ class Procrustes:
         if self.options.center:
             mu_s, mu_e = s.mean(axis=0), e.mean(axis=0)
             s, e = s - mu_s, e - mu_e
-        self.W, self.singular_values = _solve(s, e, centred=self.options.center)
+        self.W, self.singular_values, self.rank = _solve(s, e, centred=self.options.center)
         self.mu_src = None if mu_s is None else torch.from_numpy(mu_s)
         self.mu_en = None if mu_e is None else torch.from_numpy(mu_e)
         self.n_pairs = s.shape[0]
