@@ -21,7 +21,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export TOKENIZERS_PARALLELISM ?= false
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: env book corpora run html curve test lint format clean
+.PHONY: env book corpora run html curve ablations test lint format clean
 
 env: $(STAMP)
 
@@ -47,6 +47,11 @@ run: env
 CURVE_PAIRS ?= 320,1280,5120
 curve: env corpora
 	$(PY) -m wordot curve --profile $(PROFILE) -p curve_pairs $(CURVE_PAIRS) $(PARAMS)
+
+# chapter 8's ablation runs (eps, word vector, seeds, embeddings; ~25 min on 2 cores); the cpu
+# book reads their records when present: run `make ablations` then `make book` to show them
+ablations: env corpora
+	$(PY) -m wordot ablations --profile $(PROFILE) $(PARAMS)
 
 html: env
 	$(PY) -m wordot build

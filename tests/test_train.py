@@ -492,9 +492,9 @@ _WORKER = """
     shards, reductions = [], {}
 
     real_group_loss = loop._group_loss
-    def recording_group_loss(model, init_model, tokenizer, batch, langs, cfg, acc=None):
+    def recording_group_loss(model, targets, tokenizer, batch, langs, *rest):
         shards.append({lang: batch[lang] for lang in langs})
-        return real_group_loss(model, init_model, tokenizer, batch, langs, cfg, acc)
+        return real_group_loss(model, targets, tokenizer, batch, langs, *rest)
     loop._group_loss = recording_group_loss
 
     real_prepare = accelerate.Accelerator.prepare

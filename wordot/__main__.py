@@ -1,4 +1,4 @@
-"""Command line: ``python -m wordot {run,build,stale,profiles,curve}``.
+"""Command line: ``python -m wordot {run,build,stale,profiles,curve,ablations}``.
 
 python -m wordot run --profile smoke -p eps 0.1      # execute chapters into book/chapters
 python -m wordot run --profile cpu --chapters 01 02  # only some chapters
@@ -6,6 +6,7 @@ python -m wordot build                               # render HTML (warnings are
 python -m wordot stale                               # list executed copies that are stale
 python -m wordot profiles                            # show every profile's parameters
 python -m wordot curve -p curve_pairs 320,1280,5120  # a longer learning curve (chapter 8)
+python -m wordot ablations --profile cpu             # chapter 8's ablation runs
 """
 
 from __future__ import annotations
@@ -67,6 +68,24 @@ def _curve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ablations(args: argparse.Namespace) -> int:
+    """``python -m wordot ablations``: :func:`wordot.evaluation.ablations.run_ablations`."""
+    from .evaluation import ablations
+
+    params = {name: _parse_value(value) for name, value in args.param}
+    try:
+        p = config.resolve(args.profile, **params)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    keep = ("runs_dir", "eval_gold_sets", "eval_tatoeba_languages", "eval_layers")
+    base = {k: v for k, v in params.items() if k in keep}
+    records = ablations.run_ablations(p, base, workers=args.workers)
+    print(ablations.ablation_table(p, records).round(2).to_string())
+    print("records are kept next to their runs; chapter 8 reads them")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "corpora":  # its own argument parser
@@ -102,6 +121,17 @@ def main(argv: list[str] | None = None) -> int:
     _param_option(p_curve, "a profile parameter, e.g. -p curve_pairs 320,1280,5120")
     p_curve.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
 
+    p_abl = sub.add_parser(
+        "ablations",
+        help="chapter 8's ablation runs (the cpu book reads them when present)",
+        description="Train and evaluate every ablation run of the profile (eps, word vector, "
+        "seed, embeddings, data size; one language, dev sets) and write their records next to "
+        "the runs, where chapter 8 reads them. Finished runs and records are reused.",
+    )
+    p_abl.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
+    _param_option(p_abl, "a profile parameter, e.g. -p ablation_steps 40")
+    p_abl.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
+
     sub.add_parser("stale", help="list chapters whose executed copy is stale")
     sub.add_parser("profiles", help="print the run profiles")
     sub.add_parser("corpora", help="build the offline corpora (see python -m wordot corpora -h)")
@@ -127,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "curve":
         return _curve(args)
+    if args.command == "ablations":
+        return _ablations(args)
     if args.command == "build":
         html = runner.build_book(out=args.out, strict=not args.no_strict)
         print(f"book: {html / 'index.html'}")

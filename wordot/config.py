@@ -134,6 +134,7 @@ class StudyConfig:
     ablation_eps: tuple[float, ...] = (0.2,)  # eps values besides loss.eps
     ablation_poolings: tuple[str, ...] = ("mean",)  # poolings besides embed.pooling
     ablation_pairs: tuple[int, ...] = (16, 32)  # training pairs, one full epoch each
+    run_ablations: bool = True  # False: chapter 8 reads the records `make ablations` wrote
     workers: int = 1  # parallel worker processes for independent runs (one thread each)
     # the standard sets of the before/after comparison (wordot.align.benchmark)
     tasks: tuple[str, ...] = ("gold", "tatoeba")  # wordot.evaluation.TASKS
@@ -265,6 +266,7 @@ PROFILES: dict[str, Profile] = {
             ablation_eps=(0.02, 0.2),
             ablation_poolings=("first", "mean", "subword"),
             ablation_pairs=(),  # data size: the learning curve (the paper-scale 1k/10k: paper)
+            run_ablations=False,  # `make ablations`: 8 more runs would take the book past an hour
             workers=2,
             gold_sets=tuple(L.GOLD_ALIGNMENT),
             tatoeba_languages=L.TATOEBA,
@@ -460,6 +462,7 @@ PARAMETERS: dict[str, _Param] = {
     "ablation_pairs": _Param(
         "study", "ablation_pairs", int, many=True, empty_ok=True, check=_at_least(1)
     ),
+    "run_ablations": _Param("study", "run_ablations", bool),
     "workers": _Param("study", "workers", int, check=_at_least(1)),
     "eval_tasks": _Param("study", "tasks", str, many=True, check=_choice(EVAL_TASKS)),
     "eval_gold_sets": _Param("study", "gold_sets", str, many=True, check=_choice(L.GOLD_ALIGNMENT)),

@@ -15,11 +15,12 @@ Every record is :func:`wordot.evaluation.evaluate_all`'s, plus ``job`` (the job'
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import lock_descriptor
 from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
@@ -181,15 +183,38 @@ def _trained_model(p: config_mod.Profile, progress: bool) -> tuple[Any, Any, str
     return model, tok, f"WordOT({encoder_label(p.encoder)})", extra
 
 
+@contextlib.contextmanager
+def _record_lock(record: Path) -> Iterator[None]:
+    """Wait for, then hold, the lock of one record (``<record>.lock``, the operating system's
+    ``flock``, released when the process exits): two chapters running at once that need the
+    same record compute it once, the second reads what the first wrote."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(record.with_name(record.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        lock_descriptor(fd, blocking=True, poll_interval=1.0)
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_job(
     job: Job, *, corpora_dir: str | Path | None = None, progress: bool = False
 ) -> dict[str, Any]:
     """Train (or resume, or reuse) the job's run if it has one, evaluate on the offline
     corpora in ``corpora_dir`` (default: the corpora cache), write the record; a record
-    already on disk is read instead."""
+    already on disk is read instead, and one another process is computing is waited for."""
     out = record_path(job)
     if out.exists():
         return _read_record(out)
+    with _record_lock(out):
+        if out.exists():  # computed by another process while this one waited
+            return _read_record(out)
+        return _compute_record(job, out, corpora_dir=corpora_dir, progress=progress)
+
+
+def _compute_record(
+    job: Job, out: Path, *, corpora_dir: str | Path | None, progress: bool
+) -> dict[str, Any]:
     p = job.resolved()
     extra: dict[str, Any] = {}
     if job.train:
