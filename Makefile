@@ -21,7 +21,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export TOKENIZERS_PARALLELISM ?= false
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: env book corpora run html curve ablations test lint format clean
+.PHONY: env book corpora run html curve ablations compare test lint format clean
 
 env: $(STAMP)
 
@@ -52,6 +52,11 @@ curve: env corpora
 # book reads their records when present: run `make ablations` then `make book` to show them
 ablations: env corpora
 	$(PY) -m wordot ablations --profile $(PROFILE) $(PARAMS)
+
+# every alignment method under one protocol (WordOT, L2, Procrustes, Real-NVP, centering, none;
+# 3 seeds where stochastic); the cpu book's comparison chapter reads the records when present
+compare: env corpora
+	$(PY) -m wordot compare --profile $(PROFILE) $(PARAMS)
 
 html: env
 	$(PY) -m wordot build

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import needs_eval_data
 
 from wordot import config, corpora, data, train
 from wordot import evaluation as E
@@ -155,3 +156,39 @@ def test_job_errors(smoke_env):
         experiments.eval_kwargs(config.resolve("smoke"), batch=3)
     with pytest.raises(ValueError, match="unknown parameter"):
         experiments.record_path(experiments.Job("c", "smoke", {"nope": 1}))
+
+
+def test_method_jobs_name_their_run_or_map(smoke_env):
+    from wordot.neighbours.fit import METHODS
+
+    jobs = {m: experiments.method_job(m, "smoke", smoke_env, m, seed=2) for m in METHODS}
+    assert jobs["wordot"].train and jobs["wordot"].overrides["objective"] == "wordot"
+    assert jobs["l2"].train and jobs["l2"].overrides == smoke_env | {"seed": 2, "objective": "l2"}
+    assert train.run_dir(jobs["l2"].resolved()) != train.run_dir(jobs["wordot"].resolved())
+    for m in ("procrustes", "realnvp", "center"):
+        assert not jobs[m].train and jobs[m].maps == m and jobs[m].eval_seed == 2
+    assert not jobs["none"].train and jobs["none"].maps is None
+    # one record per map method, none shared with the plain initial encoder
+    paths = {experiments.record_path(j) for m, j in jobs.items() if not j.train}
+    assert len(paths) == 4
+    with pytest.raises(ValueError, match="unknown alignment method 'cca'"):
+        experiments.method_job("x", "smoke", smoke_env, "cca")
+
+
+@needs_eval_data
+def test_a_map_job_fits_on_the_training_pairs_and_reads_mapped_sets(
+    smoke_env, smoke_cache, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("WORDOT_CACHE", str(tmp_path / "cache"))
+    protocol = {"tasks": ("gold", "tatoeba"), "gold_sets": ("xl-wa-es",), "gold_split": "dev"}
+    protocol |= {"tatoeba_languages": ("de", "zh"), "bench_layers": (-1,)}
+    over = smoke_env | {"aligner": "fast_align"}
+    plain = experiments.method_job("none", "smoke", over, "none", eval=protocol)
+    center = experiments.method_job("center", "smoke", over, "center", eval=protocol)
+    a, b = experiments.run_jobs([plain, center], corpora_dir=smoke_cache, progress=False)
+    assert b["maps"] == "center" and b["model"].startswith("center(") and a["maps"] is None
+    # the smoke profile trains on de and fr: es and zh are read without a map, and say so
+    assert b["unmapped"] == ["es last", "zh last"] and "unmapped" not in a
+    assert b["gold/xl-wa-es/aer@last"] == a["gold/xl-wa-es/aer@last"]
+    assert b["tatoeba/zh/en_to_xx@last"] == a["tatoeba/zh/en_to_xx@last"]
+    assert b["tatoeba/de/en_to_xx@last"] != a["tatoeba/de/en_to_xx@last"]  # mapped: it moved

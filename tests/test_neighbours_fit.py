@@ -78,3 +78,19 @@ def test_a_map_that_cannot_be_fitted_names_language_and_layer(tiny, tmp_path, mo
         F.fit_source_maps(
             "procrustes", model, tok, {"de": few}, layers=(-1,), options=FAST, progress=False
         )
+
+
+def test_a_map_is_fitted_on_the_first_sentences_only(tiny, corpora, tmp_path, monkeypatch):
+    """The budget of a training run: the aligner reads every pair, the map the first n."""
+    monkeypatch.setenv("WORDOT_CACHE", str(tmp_path))
+    model, tok = tiny
+    one = {"de": corpora["de"]}
+    kw = {"layers": (-1,), "options": FAST, "progress": False}
+    every = F.fit_source_maps("procrustes", model, tok, one, **kw)["de"][-1]
+    pairs = list(dict.fromkeys(zip(corpora["de"].src, corpora["de"].en, strict=True)))
+    links = align_corpus(pairs, "de", method="fast_align").links
+    n = next(k for k in range(len(links)) if sum(map(len, links[:k])) >= 100)
+    first = F.fit_source_maps("procrustes", model, tok, one, sentences=n, **kw)["de"][-1]
+    assert first.n_pairs == sum(map(len, links[:n])) < every.n_pairs
+    with pytest.raises(ValueError, match="sentences must be at least 1"):
+        F.fit_source_maps("center", model, tok, one, sentences=0, **kw)

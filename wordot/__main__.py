@@ -1,4 +1,4 @@
-"""Command line: ``python -m wordot {run,build,stale,profiles,curve,ablations}``.
+"""Command line: ``python -m wordot {run,build,stale,profiles,curve,ablations,compare}``.
 
 python -m wordot run --profile smoke -p eps 0.1      # execute chapters into book/chapters
 python -m wordot run --profile cpu --chapters 01 02  # only some chapters
@@ -7,6 +7,7 @@ python -m wordot stale                               # list executed copies that
 python -m wordot profiles                            # show every profile's parameters
 python -m wordot curve -p curve_pairs 320,1280,5120  # a longer learning curve (chapter 8)
 python -m wordot ablations --profile cpu             # chapter 8's ablation runs
+python -m wordot compare --profile cpu               # every alignment method, chapter 12
 """
 
 from __future__ import annotations
@@ -86,6 +87,28 @@ def _ablations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """``python -m wordot compare``: :func:`wordot.evaluation.comparison.run_comparison`."""
+    from .evaluation import comparison
+
+    params = {name: _parse_value(value) for name, value in args.param}
+    try:
+        p = config.resolve(args.profile, **params)
+        comparison.comparison_jobs(p, {}, p.study.methods, p.study.seeds)  # checks the request
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    keep = ("runs_dir", "eval_gold_sets", "eval_tatoeba_languages", "eval_layers")
+    base = {k: v for k, v in params.items() if k in keep}
+    records = comparison.run_comparison(
+        p, base, p.study.methods, p.study.seeds, workers=args.workers
+    )
+    keys = ["gold/avg/aer@8", "gold/avg/aer@last", "tatoeba/avg/en_to_xx@8"]
+    print(comparison.method_summary(records, keys).round(4).to_string())
+    print("records are kept next to their runs; the comparison chapter reads them")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "corpora":  # its own argument parser
@@ -132,6 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     _param_option(p_abl, "a profile parameter, e.g. -p ablation_steps 40")
     p_abl.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
 
+    p_cmp = sub.add_parser(
+        "compare",
+        help="every alignment method under one protocol (the cpu book reads it when present)",
+        description="Train (wordot, l2), fit (procrustes, realnvp, center) or take as it is "
+        "(none) every method of -p methods, for each of -p result_seeds where it is stochastic, "
+        "evaluate each on the standard test sets and write the records next to the runs, where "
+        "the comparison chapter reads them. Finished runs and records are reused.",
+    )
+    p_cmp.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
+    _param_option(p_cmp, "a profile parameter, e.g. -p methods wordot,l2,none")
+    p_cmp.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
+
     sub.add_parser("stale", help="list chapters whose executed copy is stale")
     sub.add_parser("profiles", help="print the run profiles")
     sub.add_parser("corpora", help="build the offline corpora (see python -m wordot corpora -h)")
@@ -159,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         return _curve(args)
     if args.command == "ablations":
         return _ablations(args)
+    if args.command == "compare":
+        return _compare(args)
     if args.command == "build":
         html = runner.build_book(out=args.out, strict=not args.no_strict)
         print(f"book: {html / 'index.html'}")

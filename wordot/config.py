@@ -120,6 +120,11 @@ class TrainSchedule:
     runs_dir: str = "runs"  # runs go to runs_dir/<profile>/...; relative to the working dir
 
 
+#: the alignment methods compared: two training objectives, three feature maps, none
+#: (wordot.neighbours.fit.FEATURE_METHODS are the maps)
+ALIGNMENT_METHODS = ("wordot", "l2", "procrustes", "realnvp", "center", "none")
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """Chapter 8: before/after over seeds, and ablations."""
@@ -135,6 +140,9 @@ class StudyConfig:
     ablation_poolings: tuple[str, ...] = ("mean",)  # poolings besides embed.pooling
     ablation_pairs: tuple[int, ...] = (16, 32)  # training pairs, one full epoch each
     run_ablations: bool = True  # False: chapter 8 reads the records `make ablations` wrote
+    # the comparison of alignment methods (wordot.evaluation.comparison), over ``seeds``
+    methods: tuple[str, ...] = ALIGNMENT_METHODS
+    run_comparison: bool = True  # False: the chapter reads the records `make compare` wrote
     workers: int = 1  # parallel worker processes for independent runs (one thread each)
     # the standard sets of the before/after comparison (wordot.align.benchmark)
     tasks: tuple[str, ...] = ("gold", "tatoeba")  # wordot.evaluation.TASKS
@@ -267,6 +275,7 @@ PROFILES: dict[str, Profile] = {
             ablation_poolings=("first", "mean", "subword"),
             ablation_pairs=(),  # data size: the learning curve (the paper-scale 1k/10k: paper)
             run_ablations=False,  # `make ablations`: 8 more runs would take the book past an hour
+            run_comparison=False,  # `make compare`: 8 more records, 3 of them training runs
             workers=2,
             gold_sets=tuple(L.GOLD_ALIGNMENT),
             tatoeba_languages=L.TATOEBA,
@@ -463,6 +472,8 @@ PARAMETERS: dict[str, _Param] = {
         "study", "ablation_pairs", int, many=True, empty_ok=True, check=_at_least(1)
     ),
     "run_ablations": _Param("study", "run_ablations", bool),
+    "methods": _Param("study", "methods", str, many=True, check=_choice(ALIGNMENT_METHODS)),
+    "run_comparison": _Param("study", "run_comparison", bool),
     "workers": _Param("study", "workers", int, check=_at_least(1)),
     "eval_tasks": _Param("study", "tasks", str, many=True, check=_choice(EVAL_TASKS)),
     "eval_gold_sets": _Param("study", "gold_sets", str, many=True, check=_choice(L.GOLD_ALIGNMENT)),

@@ -42,7 +42,15 @@ from ..train import config_from_profile, profile_corpora, run_dir, train
 from .common import EvalSizes
 from .suite import evaluate_all
 
-__all__ = ["Job", "eval_kwargs", "init_worker", "record_path", "run_job", "run_jobs"]
+__all__ = [
+    "Job",
+    "eval_kwargs",
+    "init_worker",
+    "method_job",
+    "record_path",
+    "run_job",
+    "run_jobs",
+]
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,10 @@ class Job:
     :func:`wordot.config.resolve` overrides of ``profile`` for training (ignored when
     ``train`` is False, except the evaluation settings); ``eval`` are changes to the
     evaluation settings of :func:`eval_kwargs` (``tasks``, ``langs``, plan, embedding and
-    size fields by name)."""
+    size fields by name); ``maps`` a feature-level method of :mod:`wordot.neighbours`
+    (``procrustes``, ``realnvp``, ``center``), fitted on the encoder's vectors of the profile's
+    training pairs and applied to the source side of the standard sets (seeded by
+    ``eval_seed``). :func:`method_job` makes the job of a method by its name."""
 
     name: str
     profile: str
@@ -59,10 +70,29 @@ class Job:
     train: bool = True
     eval_seed: int = 0
     eval: dict[str, Any] = field(default_factory=dict)
+    maps: str | None = None
 
     def resolved(self) -> config_mod.Profile:
         """The job's profile with its overrides applied."""
         return config_mod.resolve(self.profile, **self.overrides)
+
+
+def method_job(
+    name: str, profile: str, overrides: dict[str, Any], method: str, seed: int = 0, **kw: Any
+) -> Job:
+    """The job of one alignment method (:data:`wordot.neighbours.fit.METHODS`) and seed: a
+    training run for ``wordot`` and ``l2`` (the ``objective``), the initial encoder with a
+    feature map for ``procrustes``, ``realnvp`` and ``center``, the initial encoder alone for
+    ``none``; ``kw`` are further :class:`Job` fields (``eval``)."""
+    from ..neighbours.fit import FEATURE_METHODS, METHODS
+
+    if method in ("wordot", "l2"):
+        return Job(name, profile, overrides | {"seed": seed, "objective": method}, True, seed, **kw)
+    if method in FEATURE_METHODS:
+        return Job(name, profile, overrides, False, seed, maps=method, **kw)
+    if method == "none":
+        return Job(name, profile, overrides, False, seed, **kw)
+    raise ValueError(f"unknown alignment method {method!r}; choose one of {METHODS}")
 
 
 _PLAN_FIELDS = ("eps", "cost", "reach", "tol")
@@ -157,11 +187,19 @@ def record_path(job: Job) -> Path:
     settings (:func:`eval_kwargs`) and the encoder."""
     p = job.resolved()
     key = _settings_key(eval_kwargs(p, **job.eval), job.eval)
-    digest = hashlib.sha1(
-        json.dumps({"eval": key, "encoder": p.encoder}, sort_keys=True, default=str).encode()
-    ).hexdigest()[:8]
+    about = {"eval": key, "encoder": p.encoder}
+    if job.maps is not None:  # the map, what it is fitted on and with which aligner
+        about |= {"maps": job.maps, "aligner": p.train.aligner, "data": _data_key(p)}
+        about["data"]["seen"] = [p.train.max_steps, p.train.batch_size]
+    digest = hashlib.sha1(json.dumps(about, sort_keys=True, default=str).encode()).hexdigest()[:8]
     base = run_dir(p) if job.train else run_dir(p).parent / "initial"
     return base / "eval" / f"seed{job.eval_seed}-{digest}.json"
+
+
+def _data_key(p: config_mod.Profile) -> dict[str, Any]:
+    """What the training pairs a map is fitted on depend on."""
+    d = p.data
+    return {"languages": list(d.languages), "corpus": d.corpus, "pairs": d.pairs_per_language}
 
 
 def _read_record(path: Path) -> dict[str, Any]:
@@ -225,6 +263,9 @@ def _compute_record(
     model.eval()
     kw = eval_kwargs(p, **job.eval)
     langs = kw.pop("langs")
+    if job.maps is not None:
+        kw["source_maps"] = _fitted_maps(job, p, model, tok, kw["benchmarks"], progress)
+        model_name = f"{job.maps}({model_name})"
     rec = evaluate_all(
         model,
         tok,
@@ -242,11 +283,33 @@ def _compute_record(
             "overrides": job.overrides,
             "model": model_name,
             "trained": job.train,
+            "maps": job.maps,
         }
     )
     rec.update(extra)
     paths.write_json(out, dict(sorted(rec.items())))
     return rec
+
+
+def _fitted_maps(job: Job, p: config_mod.Profile, model, tok, bench: BenchmarkConfig, progress):
+    """The job's feature maps, fitted at the layers read on the word links of as many training
+    pairs per language as the profile's training run sees (its budget; the aligner reads all)."""
+    from ..neighbours.fit import MapOptions, fit_source_maps
+
+    layers = tuple(dict.fromkeys(bench.align_layers + bench.tatoeba_layers))
+    t = p.train  # a step is one batch per language (an update: grad_accum steps)
+    seen = t.max_steps * t.batch_size if t.max_steps else None
+    return fit_source_maps(
+        job.maps,
+        model,
+        tok,
+        profile_corpora(p),
+        layers,
+        options=MapOptions(aligner=p.train.aligner),
+        seed=job.eval_seed,
+        sentences=seen,
+        progress=progress,
+    )
 
 
 def init_worker() -> None:

@@ -18,8 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .. import corpora
-from ..align.benchmark import BenchmarkConfig, gold_rows, layer_name, tatoeba_rows
+from ..align.benchmark import (
+    BenchmarkConfig,
+    SourceMaps,
+    gold_rows,
+    layer_name,
+    tatoeba_rows,
+    unmapped,
+)
 from ..embed import EmbedConfig
 from ..loss import LossConfig
 from .classification import zero_shot_classification
@@ -54,6 +63,7 @@ class _Setup:
     progress: bool
     benchmarks: BenchmarkConfig
     data_dir: str | Path | None
+    source_maps: SourceMaps | None = None
 
     def text_options(self) -> dict[str, Any]:
         """Keyword arguments of retrieval and classification: how texts become features."""
@@ -61,6 +71,14 @@ class _Setup:
             "prefix": self.prefix,
             "feature_cache": self.feature_cache,
             "progress": self.progress,
+        }
+
+    def standard_options(self) -> dict[str, Any]:
+        """Keyword arguments of the standard sets' rows (feature maps on the source side)."""
+        return {
+            "data_dir": self.data_dir,
+            "progress": self.progress,
+            "source_maps": self.source_maps,
         }
 
 
@@ -98,22 +116,19 @@ def layer_key(layer: int) -> str:
     return "last" if layer == -1 else str(layer)
 
 
-def _standard_part(s: _Setup, task: str) -> dict[str, Any]:
+def _standard_part(s: _Setup, task: str) -> tuple[dict[str, Any], list[str]]:
     """``gold/<set>/<metric>@<layer>`` or ``tatoeba/<lang>/<metric>@<layer>`` entries (and
-    ``.../n``, the sentence pairs behind them) of the standard sets."""
+    ``.../n``, the sentence pairs behind them) of the standard sets, and the ``"<language>
+    <layer>"`` its rows read without a feature map although ``source_maps`` were given."""
     if task == "gold":
         if not s.benchmarks.gold_sets:
-            return {}
-        rows = gold_rows(
-            s.model, s.tokenizer, s.benchmarks, data_dir=s.data_dir, progress=s.progress
-        )
+            return {}, []
+        rows = gold_rows(s.model, s.tokenizer, s.benchmarks, **s.standard_options())
         cfg_layers = s.benchmarks.align_layers
     else:
         if not s.benchmarks.tatoeba_languages:
-            return {}
-        rows = tatoeba_rows(
-            s.model, s.tokenizer, s.benchmarks, data_dir=s.data_dir, progress=s.progress
-        )
+            return {}, []
+        rows = tatoeba_rows(s.model, s.tokenizer, s.benchmarks, **s.standard_options())
         cfg_layers = s.benchmarks.tatoeba_layers
     names = {layer_name(x): layer_key(x) for x in cfg_layers}
     out: dict[str, Any] = {}
@@ -121,7 +136,10 @@ def _standard_part(s: _Setup, task: str) -> dict[str, Any]:
         where = r["set"] if task == "gold" else r["language"]
         out[f"{task}/{where}/{r['metric']}@{names[r['layer']]}"] = r["value"]
         out[f"{task}/{where}/n"] = r["n"]
-    return out
+    if s.source_maps is None:
+        return out, []
+    missing = unmapped(pd.DataFrame(rows, columns=["language", "layer"]), s.source_maps)
+    return out, [f"{lang} {layer}" for lang, layer in missing]
 
 
 def _has_sections(lang: str, corpora_dir: str | Path | None) -> bool:
@@ -185,6 +203,7 @@ def evaluate_all(
     benchmarks: BenchmarkConfig = BenchmarkConfig(),
     data_dir: str | Path | None = None,
     progress: bool = True,
+    source_maps: SourceMaps | None = None,
 ) -> dict[str, Any]:
     """The evaluations ``tasks`` of one model (default: the three on the offline corpora) in one
     flat, JSON-serialisable record.
@@ -217,7 +236,9 @@ def evaluate_all(
     ``gold/<set>/<metric>@<layer>`` (``aer``, ``precision``, ``recall``; layer ``8`` or
     ``last``) and ``tatoeba/<lang>/<metric>@<layer>`` (``xx_to_en``, ``en_to_xx``), with
     ``.../n`` the sentence pairs behind them, and ``gold_split``; ``langs`` do not apply to
-    them.
+    them. ``source_maps`` (``{language: {layer: feature map}}``, :mod:`wordot.neighbours`) are
+    applied to the source side of the standard sets only; the record then lists under
+    ``unmapped`` the ``"<language> <layer>"`` read without a map.
 
     Defaults are sized for time: with multilingual-e5-small on one CPU thread, one record for
     de fr es ru zh takes about 3 CPU-minutes (classification ~45%, retrieval ~30%, alignment
@@ -242,6 +263,7 @@ def evaluate_all(
         progress,
         benchmarks,
         data_dir,
+        source_maps,
     )
     rec: dict[str, Any] = {
         "seed": seed,
@@ -279,12 +301,16 @@ def evaluate_all(
         rec.update(cls)
         skipped += cls_skipped
     t_cls = time.perf_counter() - t0
-    standard_times = {}
+    standard_times, not_mapped = {}, []
     for task in ("gold", "tatoeba"):
         if task in tasks:
             t0 = time.perf_counter()
-            rec.update(_standard_part(s, task))
+            part, missing = _standard_part(s, task)
+            rec.update(part)
+            not_mapped += missing
             standard_times[f"time/{task}"] = time.perf_counter() - t0
+    if source_maps is not None:  # the rows read without a map (a language with no pairs)
+        rec["unmapped"] = sorted(set(not_mapped))
     if "gold" in tasks:
         rec["gold_split"] = benchmarks.split
     _add_averages(rec)

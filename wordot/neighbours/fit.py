@@ -18,11 +18,12 @@ the language and the layer, never a silent identity.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..config import ALIGNMENT_METHODS
 from ..data import ParallelCorpus
 from . import FeatureMap
 from .center import MeanCenter
@@ -33,7 +34,8 @@ from .realnvp import DensityMatching, RealNVPConfig
 #: methods that map features instead of tuning the encoder
 FEATURE_METHODS = ("procrustes", "realnvp", "center")
 #: every method of the comparison: the two training objectives, the maps, and nothing at all
-METHODS = ("wordot", "l2", *FEATURE_METHODS, "none")
+#: (the profile parameter ``methods`` chooses among them: :data:`wordot.config.ALIGNMENT_METHODS`)
+METHODS = ALIGNMENT_METHODS
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,6 @@ def new_map(method: str, options: MapOptions = MapOptions(), seed: int = 0) -> F
     if method == "center":
         return MeanCenter()
     if method == "realnvp":
-        from dataclasses import replace
-
         return DensityMatching(replace(options.realnvp, seed=seed))
     raise ValueError(f"{method!r} is not a feature-level method; choose one of {FEATURE_METHODS}")
 
@@ -67,12 +67,15 @@ def fit_source_maps(
     *,
     options: MapOptions = MapOptions(),
     seed: int = 0,
+    sentences: int | None = None,
     progress: bool = True,
 ) -> dict[str, dict[int, FeatureMap]]:
     """``{language: {layer: fitted map}}`` of ``method`` on the word pairs of ``corpora``
     (``{lang: ParallelCorpus}``, the training pairs; repeated pairs count once), read from
-    ``model`` at each of ``layers``. Fitting is deterministic for ``procrustes`` and
-    ``center``; ``realnvp`` draws from ``seed``."""
+    ``model`` at each of ``layers``. The aligner reads every pair (statistical aligners need
+    the text), the map is fitted on the links of the first ``sentences`` (None: all), e.g. as
+    many as a training run of the same budget sees. Fitting is deterministic for
+    ``procrustes`` and ``center``; ``realnvp`` draws from ``seed``."""
     if method not in FEATURE_METHODS:
         raise ValueError(
             f"{method!r} is not a feature-level method; choose one of {FEATURE_METHODS}"
@@ -82,6 +85,12 @@ def fit_source_maps(
         corpus = corpora[lang]
         pairs = list(dict.fromkeys(zip(corpus.src, corpus.en, strict=True)))
         word_pairs: WordPairs = align_corpus(pairs, lang, method=options.aligner, seed=0)
+        if sentences is not None:
+            if sentences < 1:
+                raise ValueError(f"sentences must be at least 1, got {sentences}")
+            word_pairs = replace(
+                word_pairs, words=word_pairs.words[:sentences], links=word_pairs.links[:sentences]
+            )
         vectors = pair_vectors(model, tokenizer, word_pairs, layers)
         maps[lang] = {}
         for layer, (src, en) in vectors.items():
