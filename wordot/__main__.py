@@ -49,6 +49,18 @@ def _param_option(parser: argparse.ArgumentParser, help: str) -> None:
     )
 
 
+def _study_command(sub, name: str, help: str, description: str, example: str) -> None:
+    """A subcommand that runs study jobs outside the book: ``--profile``, ``-p``, ``--workers``."""
+    cmd = sub.add_parser(
+        name,
+        help=help,
+        description=description + " Finished runs and records are reused, so it resumes.",
+    )
+    cmd.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
+    _param_option(cmd, f"a profile parameter, e.g. {example}")
+    cmd.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
+
+
 def _curve(args: argparse.Namespace) -> int:
     """``python -m wordot curve``: :func:`wordot.evaluation.curve.learning_curve`, printed."""
     from .evaluation import curve
@@ -133,39 +145,33 @@ def main(argv: list[str] | None = None) -> int:
     p_build.add_argument("--out", type=Path, help="--path-output for jupyter-book")
     p_build.add_argument("--no-strict", action="store_true", help="do not fail on warnings")
 
-    p_curve = sub.add_parser(
+    _study_command(
+        sub,
         "curve",
-        help="a learning curve beyond the book's (chapter 8 shows it when present)",
-        description="Train one run per curve_layers, evaluate every curve_pairs point on the dev "
-        "sets and keep the table under runs/<profile>/curves/, where chapter 8 reads it. "
-        "Runs and records already on disk are reused, so an interrupted curve resumes.",
+        "a learning curve beyond the book's (chapter 8 shows it when present)",
+        "Train one run per curve_layers, evaluate every curve_pairs point on the dev sets and "
+        "keep the table under runs/<profile>/curves/, where chapter 8 reads it.",
+        "-p curve_pairs 320,1280,5120",
     )
-    p_curve.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
-    _param_option(p_curve, "a profile parameter, e.g. -p curve_pairs 320,1280,5120")
-    p_curve.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
-
-    p_abl = sub.add_parser(
+    _study_command(
+        sub,
         "ablations",
-        help="chapter 8's ablation runs (the cpu book reads them when present)",
-        description="Train and evaluate every ablation run of the profile (eps, word vector, "
-        "seed, embeddings, data size; one language, dev sets) and write their records next to "
-        "the runs, where chapter 8 reads them. Finished runs and records are reused.",
+        "chapter 8's ablation runs (the cpu book reads them when present)",
+        "Train and evaluate every ablation run of the profile (eps, word vector, seed, "
+        "embeddings, data size; one language, dev sets) and write their records next to the "
+        "runs, where chapter 8 reads them.",
+        "-p ablation_steps 40",
     )
-    p_abl.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
-    _param_option(p_abl, "a profile parameter, e.g. -p ablation_steps 40")
-    p_abl.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
-
-    p_cmp = sub.add_parser(
+    _study_command(
+        sub,
         "compare",
-        help="every alignment method under one protocol (the cpu book reads it when present)",
-        description="Train (wordot, l2), fit (procrustes, realnvp, center) or take as it is "
-        "(none) every method of -p methods, for each of -p result_seeds where it is stochastic, "
-        "evaluate each on the standard test sets and write the records next to the runs, where "
-        "the comparison chapter reads them. Finished runs and records are reused.",
+        "every alignment method under one protocol (the cpu book reads it when present)",
+        "Train (wordot, l2), fit (procrustes, realnvp, center) or take as it is (none) every "
+        "method of -p methods, for each of -p result_seeds where it is stochastic, evaluate each "
+        "on the standard test sets and write the records next to the runs, where chapter 12 "
+        "reads them.",
+        "-p methods wordot,l2,none",
     )
-    p_cmp.add_argument("--profile", default=config.BOOK_PROFILE, choices=sorted(config.PROFILES))
-    _param_option(p_cmp, "a profile parameter, e.g. -p methods wordot,l2,none")
-    p_cmp.add_argument("--workers", type=int, default=2, help="one-thread processes (default 2)")
 
     sub.add_parser("stale", help="list chapters whose executed copy is stale")
     sub.add_parser("profiles", help="print the run profiles")
