@@ -21,7 +21,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export TOKENIZERS_PARALLELISM ?= false
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: env book corpora run html curve ablations compare test lint format clean
+.PHONY: env book corpora run html curve study compare test lint format clean
 
 env: $(STAMP)
 
@@ -45,13 +45,14 @@ run: env
 
 # a learning curve beyond the book's 80-320 pairs (chapter 8 shows it when present; see README)
 CURVE_PAIRS ?= 320,1280,5120
+CURVE_LAYERS ?= -1,8
 curve: env corpora
-	$(PY) -m wordot curve --profile $(PROFILE) -p curve_pairs $(CURVE_PAIRS) $(PARAMS)
+	$(PY) -m wordot curve --profile $(PROFILE) -p curve_pairs $(CURVE_PAIRS) -p curve_layers $(CURVE_LAYERS) $(PARAMS)
 
-# chapter 8's ablation runs (eps, word vector, seeds, embeddings; ~25 min on 2 cores); the cpu
-# book reads their records when present: run `make ablations` then `make book` to show them
-ablations: env corpora
-	$(PY) -m wordot ablations --profile $(PROFILE) $(PARAMS)
+# chapter 8's other seeds and ablation runs (past the book's hour on 2 cores); the cpu book reads
+# their records when present: run `make study` then `make book` to show them
+study: env corpora
+	$(PY) -m wordot study --profile $(PROFILE) $(PARAMS)
 
 # every alignment method under one protocol (WordOT, L2, Procrustes, Real-NVP, centering, none;
 # 3 seeds where stochastic); the cpu book's comparison chapter reads the records when present

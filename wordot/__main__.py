@@ -1,4 +1,4 @@
-"""Command line: ``python -m wordot {run,build,stale,profiles,curve,ablations,compare}``.
+"""Command line: ``python -m wordot {run,build,stale,profiles,curve,study,compare}``.
 
 python -m wordot run --profile smoke -p eps 0.1      # execute chapters into book/chapters
 python -m wordot run --profile cpu --chapters 01 02  # only some chapters
@@ -6,7 +6,7 @@ python -m wordot build                               # render HTML (warnings are
 python -m wordot stale                               # list executed copies that are stale
 python -m wordot profiles                            # show every profile's parameters
 python -m wordot curve -p curve_pairs 320,1280,5120  # a longer learning curve (chapter 8)
-python -m wordot ablations --profile cpu             # chapter 8's ablation runs
+python -m wordot study --profile cpu                 # chapter 8's seeds and ablations
 python -m wordot compare --profile cpu               # every alignment method, chapter 12
 """
 
@@ -81,9 +81,9 @@ def _curve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ablations(args: argparse.Namespace) -> int:
-    """``python -m wordot ablations``: :func:`wordot.evaluation.ablations.run_ablations`."""
-    from .evaluation import ablations
+def _study(args: argparse.Namespace) -> int:
+    """``python -m wordot study``: :func:`wordot.evaluation.study.run_study`."""
+    from .evaluation import study
 
     params = {name: _parse_value(value) for name, value in args.param}
     try:
@@ -93,8 +93,10 @@ def _ablations(args: argparse.Namespace) -> int:
         return 1
     keep = ("runs_dir", "eval_gold_sets", "eval_tatoeba_languages", "eval_layers")
     base = {k: v for k, v in params.items() if k in keep}
-    records = ablations.run_ablations(p, base, workers=args.workers)
-    print(ablations.ablation_table(p, records).round(2).to_string())
+    seeds, records = study.run_study(p, base, workers=args.workers)
+    for rec in seeds:
+        print(f"{rec['job']}: gold AER mean, last layer {rec['gold/avg/aer@last']:.4f}")
+    print(study.ablation_table(p, records).round(2).to_string())
     print("records are kept next to their runs; chapter 8 reads them")
     return 0
 
@@ -155,12 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     _study_command(
         sub,
-        "ablations",
-        "chapter 8's ablation runs (the cpu book reads them when present)",
-        "Train and evaluate every ablation run of the profile (eps, word vector, seed, "
-        "embeddings, data size; one language, dev sets) and write their records next to the "
-        "runs, where chapter 8 reads them.",
-        "-p ablation_steps 40",
+        "study",
+        "chapter 8's seeds and ablations (the cpu book reads them when present)",
+        "Train and evaluate one run per seed (test sets) and every ablation run of the profile "
+        "(eps, word vector, seed, embeddings, data size; one language, dev sets) and write their "
+        "records next to the runs, where chapter 8 reads them.",
+        "-p result_seeds 0,1,2",
     )
     _study_command(
         sub,
@@ -198,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "curve":
         return _curve(args)
-    if args.command == "ablations":
-        return _ablations(args)
+    if args.command == "study":
+        return _study(args)
     if args.command == "compare":
         return _compare(args)
     if args.command == "build":

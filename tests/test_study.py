@@ -1,4 +1,4 @@
-"""wordot.evaluation.ablations (chapter 8's one-knob runs) and the record lock of
+"""wordot.evaluation.study (chapter 8's seeds and one-knob runs) and the record lock of
 wordot.evaluation.experiments: tiny model, toy data, offline."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import pytest
 
 from wordot import config, data
 from wordot.__main__ import main
-from wordot.evaluation import ablations, experiments
+from wordot.evaluation import experiments, study
 
 
 def test_rows_change_one_knob_each():
     p = config.resolve("cpu", runs_dir="/nonexistent")
-    rows = ablations.ablations(p)
+    rows = study.ablations(p)
     names = [a.name for a in rows]
     assert names == [
         "initial model: -",
@@ -36,21 +36,26 @@ def test_rows_change_one_knob_each():
         extra = {k: v for k, v in a.change.items() if k not in short}
         assert len(extra) == 1 and {k: a.change[k] for k in short} == short, a
     assert rows[-1].change["freeze_word_embeddings"] is False  # the cpu profile freezes them
-    protocol = ablations.ablation_protocol(p)
+    protocol = study.ablation_protocol(p)
     assert protocol["gold_sets"] == ("xl-wa-es",) and protocol["gold_split"] == "dev"
-    jobs = ablations.ablation_jobs(p, {"runs_dir": "/x"})
+    jobs = study.ablation_jobs(p, {"runs_dir": "/x"})
     assert [j.name for j in jobs] == names and not jobs[0].train
     assert all(j.overrides["runs_dir"] == "/x" and j.eval == protocol for j in jobs)
     # one epoch per data size, when the profile has sizes
-    sized = ablations.ablations(config.resolve("smoke"))
+    sized = study.ablations(config.resolve("smoke"))
     assert [a.change["pairs_per_language"] for a in sized if a.knob == "pairs"] == [16, 32]
     assert all(a.change["max_steps"] == "none" for a in sized if a.knob == "pairs")
 
 
 def test_cpu_book_reads_them_and_the_smoke_book_runs_them():
-    assert config.resolve("cpu").study.run_ablations is False
-    assert config.resolve("smoke").study.run_ablations is True
-    assert config.resolve("cpu", run_ablations="true").study.run_ablations is True
+    assert config.resolve("cpu").study.run_study is False
+    assert config.resolve("smoke").study.run_study is True
+    assert config.resolve("cpu", run_study="true").study.run_study is True
+    after, initial = study.seed_jobs(config.resolve("cpu"), {"runs_dir": "/r"})
+    assert [j.name for j in after] == ["WordOT, seed 0", "WordOT, seed 1", "WordOT, seed 2"]
+    assert [j.eval_seed for j in after] == [0, 1, 2] and not initial.train
+    assert all(j.overrides == {"runs_dir": "/r", "seed": j.eval_seed} for j in after)
+    assert study.stored(after) == [None, None, None]
 
 
 def test_run_then_read_the_stored_records(tmp_path, monkeypatch, one_thread):
@@ -65,17 +70,17 @@ def test_run_then_read_the_stored_records(tmp_path, monkeypatch, one_thread):
         eval_tatoeba_languages="de",
         **base,
     )
-    assert ablations.stored_ablations(p, base) == []
-    empty = ablations.ablation_table(p, [])
-    assert empty.empty and list(empty.columns) == ["steps", *ablations.ablation_columns(p).values()]
+    assert study.stored_ablations(p, base) == []
+    empty = study.ablation_table(p, [])
+    assert empty.empty and list(empty.columns) == ["steps", *study.ablation_columns(p).values()]
     monkeypatch.setattr(experiments, "evaluate_all", _fake_evaluate)
-    recs = ablations.run_ablations(p, base, workers=1, corpora_dir=cache, progress=False)
-    table = ablations.ablation_table(p, recs)
-    assert list(table.index) == [a.name for a in ablations.ablations(p)]
+    recs = study.run_ablations(p, base, workers=1, corpora_dir=cache, progress=False)
+    table = study.ablation_table(p, recs)
+    assert list(table.index) == [a.name for a in study.ablations(p)]
     assert table.loc["initial model: -", "steps"] == 0
     assert table.loc["pairs: 16", "steps"] == 16 // p.train.batch_size  # one epoch
     assert (table.drop(index="pairs: 16")["steps"].iloc[1:] == p.study.ablation_steps).all()
-    assert ablations.stored_ablations(p, base) == recs  # read back, nothing recomputed
+    assert study.stored_ablations(p, base) == recs  # read back, nothing recomputed
 
 
 def _fake_evaluate(model, tok, langs, **kw):
@@ -111,12 +116,12 @@ def test_a_second_process_waits_for_the_record(tmp_path):
     assert waited > 0.5
 
 
-def test_ablations_command_names_a_bad_parameter(capsys):
-    assert main(["ablations", "--profile", "smoke", "-p", "ablation_steps", "0"]) == 1
+def test_study_command_names_a_bad_parameter(capsys):
+    assert main(["study", "--profile", "smoke", "-p", "ablation_steps", "0"]) == 1
     assert "ablation_steps" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value", ["maybe"])
-def test_run_ablations_must_be_a_bool(value):
-    with pytest.raises(ValueError, match="run_ablations"):
-        config.resolve("smoke", run_ablations=value)
+def test_run_study_must_be_a_bool(value):
+    with pytest.raises(ValueError, match="run_study"):
+        config.resolve("smoke", run_study=value)

@@ -1,4 +1,9 @@
-"""Chapter 8's ablations: one knob changed at a time on one language, read on its dev split.
+"""Chapter 8's study beyond its first run: the other seeds, and the ablations.
+
+**Seeds** (:func:`seed_jobs`): the profile's training with each of ``study.seeds`` (seed 0 is
+chapter 5's run), each read on the standard test sets, and the initial encoder read the same way.
+
+**Ablations**: one knob changed at a time on one language, read on its dev split.
 
 Each :class:`Ablation` is the reference run (the profile's training, on
 ``study.ablation_language`` only, for ``study.ablation_steps`` steps) with one change: the
@@ -9,9 +14,10 @@ AER on the language's gold development split and its Tatoeba accuracy, so that c
 made without test sets.
 
 They are :class:`~.experiments.Job` s, so their records live next to their runs and a rerun
-reads them. ``study.run_ablations`` says whether chapter 8 runs them or only reads the records
-on disk (``python -m wordot ablations``, i.e. ``make ablations``, writes them): on two cores the
-eight extra runs of the ``cpu`` profile do not fit the hour the book may take.
+reads them. ``study.run_study`` says whether chapter 8 runs them all or only its first seed and
+the initial encoder, reading the other records when they are on disk (``python -m wordot
+study``, i.e. ``make study``, writes them): on two cores the ``cpu`` profile's two more seeds and
+eight ablation runs do not fit the hour the book may take.
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ from .experiments import Job, _read_record, record_path, run_jobs
 
 __all__ = [
     "Ablation",
+    "run_study",
+    "seed_jobs",
     "ablation_columns",
     "ablation_jobs",
     "ablation_protocol",
     "ablation_table",
     "ablations",
     "run_ablations",
+    "stored",
     "stored_ablations",
 ]
 
@@ -50,6 +59,37 @@ class Ablation:
     @property
     def name(self) -> str:
         return f"{self.knob}: {self.value}"
+
+
+def seed_jobs(p: config_mod.Profile, base: dict[str, Any]) -> tuple[list[Job], Job]:
+    """The before/after jobs: one WordOT run per seed of ``study.seeds`` (evaluated with that
+    seed) and the initial encoder; ``base`` are overrides every job keeps."""
+    after = [
+        Job(f"WordOT, seed {s}", p.name, base | {"seed": s}, eval_seed=s) for s in p.study.seeds
+    ]
+    return after, Job("initial", p.name, base, train=False)
+
+
+def run_study(
+    p: config_mod.Profile,
+    base: dict[str, Any],
+    *,
+    workers: int = 1,
+    corpora_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every seed's record (and the initial encoder's, last) and every ablation's: what
+    ``make study`` computes for chapter 8; records on disk are read."""
+    after, initial = seed_jobs(p, base)
+    seeds = run_jobs([*after, initial], workers=workers, corpora_dir=corpora_dir, progress=progress)
+    return seeds, run_ablations(
+        p, base, workers=workers, corpora_dir=corpora_dir, progress=progress
+    )
+
+
+def stored(jobs: list[Job]) -> list[dict[str, Any] | None]:
+    """The records of ``jobs`` on disk, None where a job has none (nothing is computed)."""
+    return [_read_record(record_path(j)) if record_path(j).exists() else None for j in jobs]
 
 
 def dev_sets(p: config_mod.Profile) -> tuple[str, ...]:
