@@ -56,6 +56,10 @@ def test_summary_and_paired_differences_by_hand():
     assert c["mean"] == pytest.approx(-0.01) and c["n"] == 1 and math.isnan(c["low"])
     back = comparison.differences(recs, "wordot", [key]).loc[("none", key)]
     assert back["mean"] == pytest.approx(0.11 / 3) and back["n"] == 3
+    # a stochastic method with one seed pairs that seed only: no spread, however many the other has
+    one_l2 = comparison.differences([*recs, _rec("l2", 0, 0.27)], "wordot", [key])
+    assert one_l2.loc[("l2", key), "n"] == 1 and math.isnan(one_l2.loc[("l2", key), "low"])
+    assert one_l2.loc[("l2", key), "mean"] == pytest.approx(0.02)
     with pytest.raises(ValueError, match="no records of 'l2'"):
         comparison.differences(recs, "l2", [key])
 
@@ -65,3 +69,10 @@ def test_compare_command_names_a_bad_method(capsys):
 
     assert main(["compare", "--profile", "smoke", "-p", "methods", "wordot,cca"]) == 1
     assert "parameter methods must be one of" in capsys.readouterr().err
+
+
+def test_a_record_written_by_another_chapter_takes_the_comparison_name():
+    from wordot.evaluation.experiments import Job
+
+    rec = comparison._with_method({"job": "initial", "x": 1}, Job("none, seed 0", "smoke"))
+    assert rec == {"job": "none, seed 0", "method": "none", "seed": 0, "x": 1}

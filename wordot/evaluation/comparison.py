@@ -94,7 +94,9 @@ def stored_comparison(
 
 
 def _with_method(rec: dict[str, Any], job: Job) -> dict[str, Any]:
-    return rec | {"method": job.name.split(",")[0], "seed": job.eval_seed}
+    """The record under the comparison's job name (another chapter may have written it under
+    its own), with ``method`` and ``seed``."""
+    return rec | {"job": job.name, "method": job.name.split(",")[0], "seed": job.eval_seed}
 
 
 def _by_method(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
@@ -129,15 +131,17 @@ def differences(
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Paired differences method - ``against`` per key, records matched by seed (a deterministic
-    method's one record stands for every seed): rows ``(method, key)``, columns ``mean``,
+    method's one record stands for every seed; a stochastic one pairs only the seeds it has):
+    rows ``(method, key)``, columns ``mean``,
     ``low``, ``high`` (a t interval over the seeds at ``level``; NaN with one pair, where there
     is no spread to judge by) and ``n`` (pairs)."""
     groups = _by_method(records)
     if against not in groups:
         raise ValueError(f"no records of {against!r} to compare against; have {sorted(groups)}")
 
-    def by_seed(recs: list[Mapping[str, Any]], seeds: list[int]) -> dict[int, Mapping[str, Any]]:
-        if len(recs) == 1:  # deterministic: the same record for every seed
+    def by_seed(method: str, seeds: list[int]) -> dict[int, Mapping[str, Any]]:
+        recs = groups[method]
+        if method not in STOCHASTIC:  # deterministic: its one record stands for every seed
             return dict.fromkeys(seeds, recs[0])
         return {r["seed"]: r for r in recs}
 
@@ -146,9 +150,9 @@ def differences(
         if m == against:
             continue
         seeds = sorted({r["seed"] for r in recs} | {r["seed"] for r in groups[against]})
-        a, b = by_seed(recs, seeds), by_seed(groups[against], seeds)
+        a, b = by_seed(m, seeds), by_seed(against, seeds)
         common = [s for s in seeds if s in a and s in b]
-        if len(recs) == 1 and len(groups[against]) == 1:
+        if m not in STOCHASTIC and against not in STOCHASTIC:
             common = common[:1]  # two deterministic methods: one difference
         for k in keys:
             d = [float(a[s][k]) - float(b[s][k]) for s in common if k in a[s] and k in b[s]]

@@ -218,7 +218,8 @@ def _trained_model(p: config_mod.Profile, progress: bool) -> tuple[Any, Any, str
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
     model, tok = load_encoder(str(directory / "model"))
-    return model, tok, f"WordOT({encoder_label(p.encoder)})", extra
+    method = {"wordot": "WordOT", "l2": "L2"}[p.train.objective]
+    return model, tok, f"{method}({encoder_label(p.encoder)})", extra
 
 
 @contextlib.contextmanager

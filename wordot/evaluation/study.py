@@ -31,6 +31,7 @@ import pandas as pd
 from .. import align
 from .. import config as config_mod
 from .experiments import Job, _read_record, record_path, run_jobs
+from .suite import layer_key
 
 __all__ = [
     "Ablation",
@@ -175,10 +176,10 @@ def ablation_columns(p: config_mod.Profile) -> dict[str, str]:
     for s in dev_sets(p):
         split = "dev" if s in align.SPLITS else "test"
         for layer in p.study.bench_layers:
-            at = "last" if layer == -1 else str(layer)
+            at = layer_key(layer)
             cols[f"gold/{s}/aer@{at}"] = f"AER {s} {split}, {align.layer_name(layer)}"
     for layer in p.study.bench_layers:
-        at = "last" if layer == -1 else str(layer)
+        at = layer_key(layer)
         cols[f"tatoeba/{lang}/en_to_xx@{at}"] = f"Tatoeba en->{lang}, {align.layer_name(layer)}"
     return cols
 
