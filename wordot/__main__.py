@@ -81,18 +81,27 @@ def _curve(args: argparse.Namespace) -> int:
     return 0
 
 
+#: profile parameters every job of a study command keeps (where runs go, what is evaluated)
+_JOB_KEEPS = ("runs_dir", "eval_gold_sets", "eval_tatoeba_languages", "eval_layers")
+
+
+def _study_profile(args: argparse.Namespace) -> tuple[config.Profile, dict[str, object]]:
+    """The profile of ``--profile`` and ``-p`` (ValueError naming a bad parameter) and the
+    overrides every job keeps."""
+    params = {name: _parse_value(value) for name, value in args.param}
+    p = config.resolve(args.profile, **params)
+    return p, {k: v for k, v in params.items() if k in _JOB_KEEPS}
+
+
 def _study(args: argparse.Namespace) -> int:
     """``python -m wordot study``: :func:`wordot.evaluation.study.run_study`."""
     from .evaluation import study
 
-    params = {name: _parse_value(value) for name, value in args.param}
     try:
-        p = config.resolve(args.profile, **params)
+        p, base = _study_profile(args)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    keep = ("runs_dir", "eval_gold_sets", "eval_tatoeba_languages", "eval_layers")
-    base = {k: v for k, v in params.items() if k in keep}
     seeds, records = study.run_study(p, base, workers=args.workers)
     for rec in seeds:
         print(f"{rec['job']}: gold AER mean, last layer {rec['gold/avg/aer@last']:.4f}")
@@ -105,15 +114,12 @@ def _compare(args: argparse.Namespace) -> int:
     """``python -m wordot compare``: :func:`wordot.evaluation.comparison.run_comparison`."""
     from .evaluation import comparison
 
-    params = {name: _parse_value(value) for name, value in args.param}
     try:
-        p = config.resolve(args.profile, **params)
+        p, base = _study_profile(args)
         comparison.comparison_jobs(p, {}, p.study.methods, p.study.seeds)  # checks the request
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    keep = ("runs_dir", "eval_gold_sets", "eval_tatoeba_languages", "eval_layers")
-    base = {k: v for k, v in params.items() if k in keep}
     records = comparison.run_comparison(
         p, base, p.study.methods, p.study.seeds, workers=args.workers
     )

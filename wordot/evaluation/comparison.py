@@ -24,7 +24,8 @@ from scipy import stats
 
 from .. import config as config_mod
 from ..neighbours.fit import METHODS
-from .experiments import Job, _read_record, method_job, record_path, run_jobs
+from .experiments import Job, method_job, run_jobs, stored_records
+from .suite import summarise, supported
 
 __all__ = [
     "L2_SETTINGS",
@@ -90,7 +91,7 @@ def stored_comparison(
 ) -> list[dict[str, Any]]:
     """The records of :func:`comparison_jobs` already on disk (nothing is computed)."""
     jobs = comparison_jobs(p, base, methods, seeds)
-    return [_with_method(_read_record(record_path(j)), j) for j in jobs if record_path(j).exists()]
+    return [_with_method(r, j) for r, j in zip(stored_records(jobs), jobs, strict=True) if r]
 
 
 def _with_method(rec: dict[str, Any], job: Job) -> dict[str, Any]:
@@ -107,17 +108,15 @@ def _by_method(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[s
 
 
 def method_summary(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> pd.DataFrame:
-    """Rows methods, columns ``(key, "mean" | "sd" | "n")``: values over seeds (sd: sample
-    standard deviation, NaN for one record)."""
+    """Rows methods, columns ``(key, "mean" | "sd" | "n")``: values over seeds
+    (:func:`~.suite.summarise`; sd: sample standard deviation, NaN for one record)."""
     rows = {}
     for m, recs in _by_method(records).items():
-        row = {}
+        summary, row = summarise(recs), {}
         for k in keys:
-            vals = [float(r[k]) for r in recs if r.get(k) is not None]
-            n = len(vals)
-            mean = sum(vals) / n if n else math.nan
-            sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else math.nan
-            row |= {(k, "mean"): mean, (k, "sd"): sd, (k, "n"): n}
+            got = summary.get(k, {"mean": math.nan, "std": None, "n": 0})
+            sd = math.nan if got["std"] is None else got["std"]
+            row |= {(k, "mean"): got["mean"], (k, "sd"): sd, (k, "n"): got["n"]}
         rows[m] = row
     frame = pd.DataFrame(rows).T
     frame.columns = pd.MultiIndex.from_tuples(frame.columns)
@@ -156,14 +155,12 @@ def differences(
             common = common[:1]  # two deterministic methods: one difference
         for k in keys:
             d = [float(a[s][k]) - float(b[s][k]) for s in common if k in a[s] and k in b[s]]
-            n = len(d)
-            if not n:
+            if not d:
                 continue
-            mean = sum(d) / n
+            n, mean, se = len(d), *(supported(d)[x] for x in ("mean", "se"))
             low = high = math.nan
-            if n > 1:
-                sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
-                half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+            if n > 1:  # se = sample sd / sqrt(n)
+                half = stats.t.ppf(0.5 + level / 2, n - 1) * se
                 low, high = mean - half, mean + half
             rows.append({"method": m, "key": k, "mean": mean, "low": low, "high": high, "n": n})
     return pd.DataFrame(rows, columns=["method", "key", "mean", "low", "high", "n"]).set_index(

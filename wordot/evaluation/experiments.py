@@ -47,9 +47,11 @@ __all__ = [
     "eval_kwargs",
     "init_worker",
     "method_job",
+    "pairs_seen",
     "record_path",
     "run_job",
     "run_jobs",
+    "stored_records",
 ]
 
 
@@ -206,6 +208,11 @@ def _read_record(path: Path) -> dict[str, Any]:
     return paths.read_json(path, how_to_rebuild="Delete it to have the job run again.")
 
 
+def stored_records(jobs: Sequence[Job]) -> list[dict[str, Any] | None]:
+    """The records of ``jobs`` on disk, None where a job has none (nothing is computed)."""
+    return [_read_record(record_path(j)) if record_path(j).exists() else None for j in jobs]
+
+
 def _trained_model(p: config_mod.Profile, progress: bool) -> tuple[Any, Any, str, dict]:
     """Train (or resume, or reuse) the run of ``p``; its model, tokenizer, label and summary."""
     directory = run_dir(p)  # trained, resumed, or (when finished) reused as it is
@@ -292,14 +299,19 @@ def _compute_record(
     return rec
 
 
+def pairs_seen(p: config_mod.Profile) -> int | None:
+    """Training pairs per language a run of ``p`` sees: steps x batch size (a step is one batch
+    per language; an update is ``grad_accum`` steps), None for whole epochs."""
+    t = p.train
+    return t.max_steps * t.batch_size if t.max_steps else None
+
+
 def _fitted_maps(job: Job, p: config_mod.Profile, model, tok, bench: BenchmarkConfig, progress):
     """The job's feature maps, fitted at the layers read on the word links of as many training
     pairs per language as the profile's training run sees (its budget; the aligner reads all)."""
     from ..neighbours.fit import MapOptions, fit_source_maps
 
     layers = tuple(dict.fromkeys(bench.align_layers + bench.tatoeba_layers))
-    t = p.train  # a step is one batch per language (an update: grad_accum steps)
-    seen = t.max_steps * t.batch_size if t.max_steps else None
     return fit_source_maps(
         job.maps,
         model,
@@ -308,7 +320,7 @@ def _fitted_maps(job: Job, p: config_mod.Profile, model, tok, bench: BenchmarkCo
         layers,
         options=MapOptions(aligner=p.train.aligner),
         seed=job.eval_seed,
-        sentences=seen,
+        sentences=pairs_seen(p),
         progress=progress,
     )
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import align
 from .. import config as config_mod
-from .experiments import Job, _read_record, record_path, run_jobs
+from .experiments import Job, _read_record, record_path, run_jobs, stored_records
 from .suite import layer_key
 
 __all__ = [
@@ -88,9 +88,8 @@ def run_study(
     )
 
 
-def stored(jobs: list[Job]) -> list[dict[str, Any] | None]:
-    """The records of ``jobs`` on disk, None where a job has none (nothing is computed)."""
-    return [_read_record(record_path(j)) if record_path(j).exists() else None for j in jobs]
+#: the records of jobs on disk, None where a job has none (chapter 8 reads the seeds so)
+stored = stored_records
 
 
 def dev_sets(p: config_mod.Profile) -> tuple[str, ...]:
@@ -167,7 +166,7 @@ def run_ablations(
 
 def stored_ablations(p: config_mod.Profile, base: dict[str, Any]) -> list[dict[str, Any]]:
     """The records of the ablations already on disk, in table order (nothing is computed)."""
-    return [_read_record(record_path(j)) for j in ablation_jobs(p, base) if record_path(j).exists()]
+    return [r for r in stored_records(ablation_jobs(p, base)) if r is not None]
 
 
 def ablation_columns(p: config_mod.Profile) -> dict[str, str]:

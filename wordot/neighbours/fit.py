@@ -86,11 +86,7 @@ def fit_source_maps(
         pairs = list(dict.fromkeys(zip(corpus.src, corpus.en, strict=True)))
         word_pairs: WordPairs = align_corpus(pairs, lang, method=options.aligner, seed=0)
         if sentences is not None:
-            if sentences < 1:
-                raise ValueError(f"sentences must be at least 1, got {sentences}")
-            word_pairs = replace(
-                word_pairs, words=word_pairs.words[:sentences], links=word_pairs.links[:sentences]
-            )
+            word_pairs = word_pairs.first(sentences)
         vectors = pair_vectors(model, tokenizer, word_pairs, layers)
         maps[lang] = {}
         for layer, (src, en) in vectors.items():

@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -55,6 +55,12 @@ class WordPairs:
     links: list[list[Link]]
     skipped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+
+    def first(self, n: int) -> WordPairs:
+        """The links of the first ``n`` sentence pairs only (the aligner has read them all)."""
+        if n < 1:
+            raise ValueError(f"sentences must be at least 1, got {n}")
+        return replace(self, words=self.words[:n], links=self.links[:n])
 
     @property
     def n_links(self) -> int:
