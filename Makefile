@@ -43,13 +43,13 @@ corpora: env
 run: env
 	$(PY) -m wordot run --profile $(PROFILE) --jobs $(JOBS) $(PARAMS)
 
-# a learning curve beyond the book's 80-320 pairs (chapter 8 shows it when present; see README)
+# a learning curve beyond the book's 80-320 pairs (chapter 7 shows it when present; see README)
 CURVE_PAIRS ?= 320,1280,5120
 CURVE_LAYERS ?= -1,8
 curve: env corpora
 	$(PY) -m wordot curve --profile $(PROFILE) -p curve_pairs $(CURVE_PAIRS) -p curve_layers $(CURVE_LAYERS) $(PARAMS)
 
-# chapter 8's other seeds and ablation runs (past the book's hour on 2 cores); the cpu book reads
+# chapter 7's other seeds and ablation runs (past the book's hour on 2 cores); the cpu book reads
 # their records when present: run `make study` then `make book` to show them
 study: env corpora
 	$(PY) -m wordot study --profile $(PROFILE) $(PARAMS)

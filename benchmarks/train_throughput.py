@@ -8,7 +8,7 @@ loop in the second of two epochs: warm-up excluded, and the first epoch's cached
 be reused) and as ratios to today's cpu path:
 
 * ``today``: the plain path the speed options are measured against: float32, word-embedding
-  matrix frozen, random batches, targets recomputed (the cpu profile before chapter 11);
+  matrix frozen, random batches, targets recomputed (the cpu profile before chapter 12);
 * ``trained-emb``: the embedding matrix trained too (the paper profile's choice);
 * ``bucket``: batches of similar length (``bucket_by_length``);
 * ``cache``: the frozen model's English vectors computed once per sentence (``cache_targets``;

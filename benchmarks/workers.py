@@ -3,7 +3,7 @@ each, or side by side in two one-thread worker processes (what ``wordot.experime
 does with ``workers=2``)?
 
 Each run is the ``cpu`` profile's training on one language for a few steps (the shape of the
-chapter 8 ablations). Both ways are timed in one run of this script, wall clock, from the
+chapter 7 ablations). Both ways are timed in one run of this script, wall clock, from the
 start of the first run to the end of the last; the printed ratio is sequential / parallel
 (> 1: the workers are faster).
 

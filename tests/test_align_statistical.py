@@ -297,3 +297,28 @@ def test_eflomal_on_a_real_gold_slice():
     # measured (150 Hansards sentences alone, seed 0): AER 0.215, precision 0.86; on all 447
     # 0.160 (awesome-align's eflomal anchor, trained on more text: 0.082). Bound: + 0.05
     assert scores.aer < 0.265 and scores.precision > 0.8
+
+
+@needs_eval_data
+def test_statistical_gold_scores_the_aligner_like_the_chapters_do(monkeypatch):
+    from wordot.align import benchmark, statistical_gold
+
+    extra = [("Le chat dort .", "The cat sleeps ."), ("Le chien mange .", "The dog eats .")]
+    got = statistical_gold("enfr", extra, seed=0)
+    gold = load_gold("enfr")
+    run = align_statistical(
+        [(g.src, g.en) for g in gold], train_pairs=tokenize_pairs(extra, "fr"), seed=0
+    )
+    assert got.aer == gold_scores(run.links, gold).aer and got.n_train == 2
+    assert 0.0 < got.aer < 0.5 and got.method == "eflomal"
+    # Moses cannot segment Chinese: its extra sentences are not passed to the aligner
+    seen = {}
+
+    def capture(pairs, *, train_pairs, **kw):
+        seen["train_pairs"] = list(train_pairs)
+        raise StopIteration
+
+    monkeypatch.setattr(benchmark, "align_statistical", capture)
+    with pytest.raises(StopIteration):
+        statistical_gold("zhen", [("我爱你", "I love you")])
+    assert seen["train_pairs"] == []

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from wordot.book import runner
+from wordot.book import browser, runner
 
 ROOT = runner.project_root()
 
@@ -57,3 +57,12 @@ def test_chapters_render_figures_equations_and_citations(html):
     bib = (html / "book" / "bibliography.html").read_text()
     assert "sinkhorn distances" in bib.lower()
     assert "optimal transport as alignment objective" in bib.lower()
+
+
+@pytest.mark.skipif(browser.find_chromium() is None, reason="no Chromium on PATH")
+def test_every_page_reads_clean_in_a_browser(html, tmp_path):
+    """The committed book as headless Chromium shows it (tools/check_book.py): MathJax typeset
+    every formula offline, images load, internal links resolve, outputs show no plumbing."""
+    report = browser.check_book(html, tmp_path / "browser-check", progress=False)
+    assert report.ok, report.summary()
+    assert len(report.screenshots) == len(runner.discover())

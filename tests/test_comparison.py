@@ -9,6 +9,7 @@ import pytest
 
 from wordot import config
 from wordot.evaluation import comparison
+from wordot.train import run_dir
 
 
 def _rec(method, seed, value):
@@ -76,3 +77,22 @@ def test_a_record_written_by_another_chapter_takes_the_comparison_name():
 
     rec = comparison._with_method({"job": "initial", "x": 1}, Job("none, seed 0", "smoke"))
     assert rec == {"job": "none, seed 0", "method": "none", "seed": 0, "x": 1}
+
+
+def test_trained_models_are_the_run_directories_of_the_training_jobs():
+    p = config.resolve("cpu")
+    models = comparison.trained_models(p, {}, "l2", [0, 1])
+    jobs = comparison.comparison_jobs(p, {}, ["l2"], [0, 1])
+    assert list(models) == [0, 1] and models[0] != models[1]
+    for job in jobs:
+        want = (run_dir(job.resolved()) / "model").resolve()
+        assert not models[job.eval_seed].is_absolute() and models[job.eval_seed].resolve() == want
+    assert comparison.trained_models(p, {}, "wordot", [0])[0] != models[0]  # another objective
+    with pytest.raises(ValueError, match="trains no encoder"):
+        comparison.trained_models(p, {}, "procrustes", [0])
+
+
+def test_comparison_tasks_need_the_trained_encoders(tmp_path):
+    p = config.resolve("cpu", runs_dir=str(tmp_path), task_results_dir=str(tmp_path / "x"))
+    with pytest.raises(FileNotFoundError, match="run the comparison first"):
+        comparison.run_comparison_tasks(p, {"runs_dir": str(tmp_path)}, "l2")

@@ -1,4 +1,4 @@
-"""wordot.evaluation.study (chapter 8's seeds and one-knob runs) and the record lock of
+"""wordot.evaluation.study (chapter 7's seeds and one-knob runs) and the record lock of
 wordot.evaluation.experiments: tiny model, toy data, offline."""
 
 from __future__ import annotations

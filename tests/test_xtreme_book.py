@@ -1,4 +1,4 @@
-"""wordot.xtreme.book: the runs of a profile and the downsized comparison of chapters 6-7.
+"""wordot.xtreme.book: the runs of a profile and the downsized comparison of chapters 10-11.
 
 Oracles: the runs' own records (the comparison equals paired_differences on them), the
 profile's settings as recorded in results.json, and the thread count restored.
@@ -13,7 +13,13 @@ from support import EVAL_DATA, needs_eval_data
 
 from wordot import config, xtreme
 from wordot.models import load_encoder
-from wordot.xtreme.book import downsized_comparison, plot_paired_change, run_profile, split_of
+from wordot.xtreme.book import (
+    downsized_comparison,
+    encoder_changes,
+    plot_paired_change,
+    run_profile,
+    split_of,
+)
 
 matplotlib.use("Agg")
 
@@ -74,3 +80,14 @@ def test_comparison_is_the_paired_difference_of_the_two_runs(runs):
     scores, diff = fig.axes
     assert [b.get_height() for b in scores.patches[:2]] == list(change.loc[["en", "de"], "base"])
     assert list(diff.lines[0].get_ydata()) == list(change.loc[["en", "de"], "difference"])
+
+
+@needs_eval_data
+def test_encoder_changes_stack_each_method_against_the_base(runs):
+    _, records, copy = runs
+    table = encoder_changes(records, "tiny", {"A": copy, "B": copy}, rows=("avg_all",))
+    change = downsized_comparison(records, "tiny", copy)
+    assert list(table.index) == [("A", "avg_all"), ("B", "avg_all")]
+    for label in ("A", "B"):
+        got = table.loc[(label, "avg_all"), ["difference", "low", "high"]].tolist()
+        assert got == change.loc["avg_all", ["difference", "low", "high"]].tolist()

@@ -5,9 +5,9 @@ python -m wordot run --profile cpu --chapters 01 02  # only some chapters
 python -m wordot build                               # render HTML (warnings are errors)
 python -m wordot stale                               # list executed copies that are stale
 python -m wordot profiles                            # show every profile's parameters
-python -m wordot curve -p curve_pairs 320,1280,5120  # a longer learning curve (chapter 8)
-python -m wordot study --profile cpu                 # chapter 8's seeds and ablations
-python -m wordot compare --profile cpu               # every alignment method, chapter 12
+python -m wordot curve -p curve_pairs 320,1280,5120  # a longer learning curve (chapter 7)
+python -m wordot study --profile cpu                 # chapter 7's seeds and ablations
+python -m wordot compare --profile cpu               # every alignment method, chapter 9
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _study(args: argparse.Namespace) -> int:
     for rec in seeds:
         print(f"{rec['job']}: gold AER mean, last layer {rec['gold/avg/aer@last']:.4f}")
     print(study.ablation_table(p, records).round(2).to_string())
-    print("records are kept next to their runs; chapter 8 reads them")
+    print("records are kept next to their runs; chapter 7 reads them")
     return 0
 
 
@@ -126,6 +126,11 @@ def _compare(args: argparse.Namespace) -> int:
     keys = ["gold/avg/aer@8", "gold/avg/aer@last", "tatoeba/avg/en_to_xx@8"]
     print(comparison.method_summary(records, keys).round(4).to_string())
     print("records are kept next to their runs; the comparison chapter reads them")
+    if "l2" in p.study.methods and p.tasks.run and not args.no_tasks:
+        # L2's encoders on the zero-shot tasks too, beside WordOT's (chapters 10-11)
+        for task, runs in comparison.run_comparison_tasks(p, base, "l2").items():
+            for r in runs:
+                print(f"{task}, {r['encoder']}, seed {r['seed']}: written to {p.tasks.results_dir}")
     return 0
 
 
@@ -156,18 +161,18 @@ def main(argv: list[str] | None = None) -> int:
     _study_command(
         sub,
         "curve",
-        "a learning curve beyond the book's (chapter 8 shows it when present)",
+        "a learning curve beyond the book's (chapter 7 shows it when present)",
         "Train one run per curve_layers, evaluate every curve_pairs point on the dev sets and "
-        "keep the table under runs/<profile>/curves/, where chapter 8 reads it.",
+        "keep the table under runs/<profile>/curves/, where chapter 7 reads it.",
         "-p curve_pairs 320,1280,5120",
     )
     _study_command(
         sub,
         "study",
-        "chapter 8's seeds and ablations (the cpu book reads them when present)",
+        "chapter 7's seeds and ablations (the cpu book reads them when present)",
         "Train and evaluate one run per seed (test sets) and every ablation run of the profile "
         "(eps, word vector, seed, embeddings, data size; one language, dev sets) and write their "
-        "records next to the runs, where chapter 8 reads them.",
+        "records next to the runs, where chapter 7 reads them.",
         "-p result_seeds 0,1,2",
     )
     _study_command(
@@ -176,9 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         "every alignment method under one protocol (the cpu book reads it when present)",
         "Train (wordot, l2), fit (procrustes, realnvp, center) or take as it is (none) every "
         "method of -p methods, for each of -p result_seeds where it is stochastic, evaluate each "
-        "on the standard test sets and write the records next to the runs, where chapter 12 "
-        "reads them.",
+        "on the standard test sets and write the records next to the runs, where chapter 9 "
+        "reads them; then fine-tune the L2 encoders on the profile's zero-shot tasks, where "
+        "chapters 10-11 read them.",
         "-p methods wordot,l2,none",
+    )
+    sub.choices["compare"].add_argument(
+        "--no-tasks",
+        action="store_true",
+        help="skip fine-tuning the L2 encoders on the profile's zero-shot tasks (chapters 10-11)",
     )
 
     sub.add_parser("stale", help="list chapters whose executed copy is stale")

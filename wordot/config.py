@@ -13,9 +13,9 @@ group             what it sets
 ``cfg.embed``     word vectors: pooling, layer, max_length (:class:`~wordot.embed.EmbedConfig`)
 ``cfg.loss``      the WordOT loss and its plans (:class:`~wordot.loss.LossConfig`)
 ``cfg.train``     the optimiser schedule and run directory (:class:`TrainSchedule`)
-``cfg.study``     before/after over seeds and ablations, chapter 8 (:class:`StudyConfig`)
-``cfg.analysis``  reading transport plans, chapter 9 (:class:`AnalysisConfig`)
-``cfg.tasks``     zero-shot XNLI / XQuAD, chapters 6-7 (:class:`TaskConfig`)
+``cfg.study``     before/after over seeds and ablations, chapter 7 (:class:`StudyConfig`)
+``cfg.analysis``  reading transport plans, chapter 8 (:class:`AnalysisConfig`)
+``cfg.tasks``     zero-shot XNLI / XQuAD, chapters 10-11 (:class:`TaskConfig`)
 ================  =====================================================================
 
 Chapters and the command line name parameters *flat* (papermill can only pass flat values);
@@ -127,7 +127,7 @@ ALIGNMENT_METHODS = ("wordot", "l2", "procrustes", "realnvp", "center", "none")
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """Chapter 8: before/after over seeds, and ablations."""
+    """Chapter 7: before/after over seeds, and ablations."""
 
     seeds: tuple[int, ...] = (0, 1)  # one fine-tuning run (and evaluation) per seed
     languages: tuple[str, ...] = ("de", "fr")  # evaluated languages (zh: unseen in training)
@@ -139,7 +139,7 @@ class StudyConfig:
     ablation_eps: tuple[float, ...] = (0.2,)  # eps values besides loss.eps
     ablation_poolings: tuple[str, ...] = ("mean",)  # poolings besides embed.pooling
     ablation_pairs: tuple[int, ...] = (16, 32)  # training pairs, one full epoch each
-    # False: chapter 8 computes its first seed only and reads the other seeds' and the ablations'
+    # False: chapter 7 computes its first seed only and reads the other seeds' and the ablations'
     # records when `make study` has written them
     run_study: bool = True
     # the comparison of alignment methods (wordot.evaluation.comparison), over ``seeds``
@@ -160,7 +160,7 @@ class StudyConfig:
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """Chapter 9: reading transport plans."""
+    """Chapter 8: reading transport plans."""
 
     languages: tuple[str, ...] = ("de", "fr")  # plan heatmaps and error analysis
     pairs: int = 40  # held-out pairs scanned for compounds and many-to-one links
@@ -169,7 +169,7 @@ class AnalysisConfig:
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """Chapters 6-7: zero-shot XNLI and XQuAD."""
+    """Chapters 10-11: zero-shot XNLI and XQuAD."""
 
     run: bool = True  # fine-tune + evaluate in the chapter (False: show paper + found results)
     data: str = "fixtures"  # hub | fixtures (shipped toy copies) | a dir laid out like the hub
@@ -220,7 +220,7 @@ class Profile:
     tasks: TaskConfig = field(default_factory=TaskConfig)
 
 
-#: the paper's zero-shot evaluation (chapters 6-7), shared by the cpu and paper profiles
+#: the paper's zero-shot evaluation (chapters 10-11), shared by the cpu and paper profiles
 _PAPER_TASKS = TaskConfig(
     data="hub",
     encoders=("bert-base-multilingual-cased", "runs/paper/wordot/model"),
@@ -261,9 +261,9 @@ PROFILES: dict[str, Profile] = {
             freeze_word_embeddings=True,  # 96M of e5-small's 118M weights; Adam on them dominates
             max_steps=20,
             checkpoint_every=20,
-            bucket_by_length=True,  # 1.33x pairs/s on 1 thread (chapter 11)
+            bucket_by_length=True,  # 1.33x pairs/s on 1 thread (chapter 12)
             cache_targets=True,  # the frozen model's English states, computed once per pair
-            snapshot_steps=(5, 10),  # the learning curve's 80 and 160 pairs (chapter 8)
+            snapshot_steps=(5, 10),  # the learning curve's 80 and 160 pairs (chapter 7)
         ),
         study=StudyConfig(
             seeds=(0, 1, 2),
@@ -281,7 +281,7 @@ PROFILES: dict[str, Profile] = {
             workers=2,
             gold_sets=tuple(L.GOLD_ALIGNMENT),
             tatoeba_languages=L.TATOEBA,
-            peer_pairs=10_000,
+            peer_pairs=2_000,  # the size of the training corpora (pairs_per_language)
             curve_pairs=(80, 160, 320),  # the main run's snapshots; `make curve` goes further
             curve_layers=(-1,),  # the loss at layer 8 too: `make curve` (a run past the hour)
             curve_tatoeba_languages=("es", "ru", "zh", "th"),
@@ -289,7 +289,7 @@ PROFILES: dict[str, Profile] = {
         analysis=AnalysisConfig(
             languages=("de", "ar"),
             pairs=300,
-            reach=1.0,  # about 0.3 x the median word-pair cost of e5-small (chapter 9)
+            reach=1.0,  # about 0.3 x the median word-pair cost of e5-small (chapter 8)
         ),
         tasks=TaskConfig(  # the downsized protocol (the paper's needs a GPU and the hub)
             protocol="downsized",
@@ -458,7 +458,7 @@ PARAMETERS: dict[str, _Param] = {
     "adam_eps": _Param("train", "adam_eps", float, check=_positive),
     "warmup": _Param("train", "warmup", float, check=_fraction),
     "runs_dir": _Param("train", "runs_dir", str),
-    # chapter 8
+    # chapter 7
     "result_seeds": _Param("study", "seeds", int, many=True, check=_at_least(0)),
     "eval_languages": _Param("study", "languages", str, many=True, check=_EVAL_LANGS),
     "eval_align_pairs": _Param("study", "align_pairs", int, check=_at_least(1)),
@@ -489,7 +489,7 @@ PARAMETERS: dict[str, _Param] = {
     "curve_tatoeba_languages": _Param(
         "study", "curve_tatoeba_languages", str, many=True, check=_tatoeba_language
     ),
-    # chapter 9
+    # chapter 8
     "analysis_languages": _Param("analysis", "languages", str, many=True, check=_EVAL_LANGS),
     "analysis_pairs": _Param("analysis", "pairs", int, check=_at_least(1)),
     "analysis_reach": _Param("analysis", "reach", float, check=_positive),
@@ -500,7 +500,7 @@ PARAMETERS: dict[str, _Param] = {
     "throughput_variants": _Param(
         "measure", "throughput_variants", str, many=True, check=_choice(THROUGHPUT_VARIANTS)
     ),
-    # chapters 6-7
+    # chapters 10-11
     "task_run": _Param("tasks", "run", bool),
     "task_data": _Param("tasks", "data", str, check=_task_data),
     "task_encoders": _Param("tasks", "encoders", str, many=True),

@@ -163,10 +163,19 @@ def git_commit(root: str | Path | None = None) -> tuple[str, bool]:
 
 def shown(path: str | Path) -> str:
     """``path`` as a reader should see it: relative to the working directory (the project root
-    when the book runs) when it lies below it, else as given. Keeps machine-specific absolute
-    paths out of the rendered chapters."""
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    when the book runs) when it lies below it, else below ``$WORDOT_DATA`` or the wordot cache
+    written as that variable (``$WORDOT_DATA/xnli``, ``$WORDOT_CACHE/corpora``), else below the
+    home directory as ``~/...``. Keeps machine-specific absolute paths out of the rendered
+    chapters."""
+    path = Path(path).expanduser().resolve()
+    roots = [(Path.cwd(), "")]
+    if os.environ.get("WORDOT_DATA"):
+        roots.append((Path(os.environ["WORDOT_DATA"]), "$WORDOT_DATA"))
+    roots += [(cache_root(), "$WORDOT_CACHE"), (Path.home(), "~")]
+    for root, name in roots:
+        try:
+            rel = path.relative_to(root.expanduser().resolve())
+        except ValueError:
+            continue
+        return str(rel) if not name else f"{name}/{rel}" if str(rel) != "." else name
+    return str(path)

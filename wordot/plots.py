@@ -146,7 +146,9 @@ def clouds(
     """Scatter ``x: (N, 2)`` (and ``y: (M, 2)``) with marker area ``size * N * weight``.
 
     Uniform weights give every marker the area ``size``; ``a``/``b`` default to uniform.
-    Sets equal aspect and the axis labels ``x_1``, ``x_2`` (synthetic, unitless coordinates).
+    Sets equal aspect by shrinking the axes box to the data (not the data limits to the box, which
+    leaves panels mostly empty) and the axis labels ``x_1``, ``x_2`` (synthetic, unitless
+    coordinates).
     ``legend`` may be a matplotlib location (``"lower right"``). Returns the scatter
     collections (source first).
     """
@@ -175,7 +177,7 @@ def clouds(
                 zorder=3,
             )
         )
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     if legend:
@@ -265,8 +267,9 @@ def plan_heatmap(
         annot_kws={"fontsize": "x-small"},
         cbar=colorbar,
         cbar_kws={"label": r"mass $\pi_{ij}$"} if colorbar else None,
-        xticklabels=list(tgt_labels) if tgt_labels is not None else "auto",
-        yticklabels=list(src_labels) if src_labels is not None else "auto",
+        # unlabelled: every k-th index, at most 8 ticks (seaborn's "auto" crowds small panels)
+        xticklabels=list(tgt_labels) if tgt_labels is not None else max(1, -(-m // 8)),
+        yticklabels=list(src_labels) if src_labels is not None else max(1, -(-n // 8)),
     )
     mesh = ax.collections[-1]
     assert isinstance(mesh, QuadMesh)

@@ -17,11 +17,13 @@ from .benchmark import (
     PUBLISHED_AER,
     TATOEBA_LANGUAGES,
     BenchmarkConfig,
+    StatisticalGold,
     averages,
     compare_readings,
     layer_curve,
     layer_name,
     run_benchmarks,
+    statistical_gold,
 )
 from .gold import (
     ERRATA,
@@ -81,6 +83,8 @@ __all__ = [
     "layer_curve",
     "layer_name",
     "run_benchmarks",
+    "StatisticalGold",
+    "statistical_gold",
     "ERRATA",
     "GOLD_SETS",
     "SPLITS",

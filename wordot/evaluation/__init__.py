@@ -16,8 +16,8 @@ seeds (:func:`summarise`, :func:`compare`). Options are objects: the plans take 
 :class:`~wordot.embed.EmbedConfig`, the sizes of the evaluation sets an :class:`EvalSizes`.
 
 Two submodules are not re-exported here: :mod:`wordot.evaluation.analysis` (reading transport
-plans, chapter 9) and :mod:`wordot.evaluation.experiments` (many fine-tuning runs and their
-records, chapter 8). Also re-exported: :func:`squad_metrics` (XQuAD F1/EM, from
+plans, chapter 8) and :mod:`wordot.evaluation.experiments` (many fine-tuning runs and their
+records, chapter 7). Also re-exported: :func:`squad_metrics` (XQuAD F1/EM, from
 :mod:`wordot.xtreme`).
 """
 

@@ -1,4 +1,4 @@
-"""Reading transport plans as word alignments: the paper's Section 7 (chapter 9).
+"""Reading transport plans as word alignments: the paper's Section 7 (chapter 8).
 
 The paper looks at the plans ``pi`` of Eq. 1 between a source sentence and its English
 translation and reports three things: compounds whose mass goes to a multi-word English phrase

@@ -1,4 +1,4 @@
-"""Word clouds of sentence pairs and their transport plans, for reading plans (chapter 9).
+"""Word clouds of sentence pairs and their transport plans, for reading plans (chapter 8).
 
 A :class:`PairCloud` holds the word vectors of one sentence pair: the source words ``x: (N, D)``
 and the English words ``y: (M, D)``, from :func:`pair_clouds` (sentences, split into Moses

@@ -10,10 +10,16 @@ the deterministic ones once, and that record stands for every seed when differen
 L2 (Cao et al. 2020) trains with their optimiser settings (:data:`L2_SETTINGS`: Adam betas
 (0.9, 0.98), eps 1e-9, a 10% linear warm-up) at the profile's learning rate and length, so that
 the budget is WordOT's; they used 5e-5 and one epoch over their data.
+
+The fine-tuned encoders are also what the zero-shot chapters evaluate: :func:`trained_models`
+names a training method's model directories, and :func:`run_comparison_tasks` fine-tunes them
+on the profile's (downsized) XNLI and XQuAD like the WordOT encoder, where chapters 10-11 read
+them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +30,8 @@ from scipy import stats
 
 from .. import config as config_mod
 from ..neighbours.fit import METHODS
+from ..paths import shown
+from ..train import run_dir
 from .experiments import Job, method_job, run_jobs, stored_records
 from .suite import summarise, supported
 
@@ -34,7 +42,9 @@ __all__ = [
     "differences",
     "method_summary",
     "run_comparison",
+    "run_comparison_tasks",
     "stored_comparison",
+    "trained_models",
 ]
 
 #: methods whose result changes with the seed (batch order, a flow's initialisation)
@@ -166,3 +176,49 @@ def differences(
     return pd.DataFrame(rows, columns=["method", "key", "mean", "low", "high", "n"]).set_index(
         ["method", "key"]
     )
+
+
+def trained_models(
+    p: config_mod.Profile, base: dict[str, Any], method: str, seeds: Sequence[int]
+) -> dict[int, Path]:
+    """``{seed: model directory}`` of a training method's (``wordot``, ``l2``) comparison runs,
+    whether or not they exist yet (relative to the project root, like ``runs_dir``)."""
+    if method not in ("wordot", "l2"):
+        raise ValueError(f"{method!r} trains no encoder; the training methods are wordot and l2")
+    jobs = comparison_jobs(p, base, [method], seeds)
+    return {job.eval_seed: Path(shown(run_dir(job.resolved()) / "model")) for job in jobs}
+
+
+def run_comparison_tasks(
+    p: config_mod.Profile,
+    base: dict[str, Any],
+    method: str = "l2",
+    *,
+    tasks: Sequence[str] = ("xnli", "xquad"),
+    progress: bool = True,
+) -> dict[str, list[dict[str, Any]]]:
+    """Fine-tune ``method``'s encoders (seeds ``p.tasks.seeds``, trained by
+    :func:`run_comparison` first) on each task with the profile's task settings, into
+    ``p.tasks.results_dir``, where chapters 10-11 read them; finished runs are read back.
+    Returns ``{task: records}``."""
+    from ..xtreme.book import run_profile  # the task stack only when it is needed
+
+    if not p.tasks.results_dir:
+        raise ValueError(f"profile {p.name} keeps no task results (tasks.results_dir is unset)")
+    models = trained_models(p, base, method, p.tasks.seeds)
+    missing = [str(d) for d in models.values() if not d.is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"no trained {method} encoder in {missing}: run the comparison first "
+            "(python -m wordot compare)"
+        )
+    out = {}
+    for task in tasks:
+        records = []
+        for seed, model in models.items():  # each encoder with its own seed's task run
+            t = dataclasses.replace(p.tasks, encoders=(str(model),), seeds=(seed,))
+            records += run_profile(
+                task, dataclasses.replace(p, tasks=t), t.results_dir, progress=progress
+            )
+        out[task] = records
+    return out

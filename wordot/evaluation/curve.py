@@ -11,7 +11,7 @@ alignments, Tatoeba), so that the size of the main study can be chosen without i
     frame = learning_curve("cpu", curve_config(resolve("cpu")), workers=2)
 
 :func:`learning_curve` keeps its table under ``<runs_dir>/<profile>/curves/`` (with the
-parameters beside it), so that chapter 8 can show, besides its own points, the longer curves
+parameters beside it), so that chapter 7 can show, besides its own points, the longer curves
 that ``python -m wordot curve`` (``make curve``) computed on the same machine
 (:func:`stored_curves`).
 """

@@ -1,4 +1,4 @@
-"""Many fine-tuning runs and their evaluations, in parallel worker processes (chapter 8).
+"""Many fine-tuning runs and their evaluations, in parallel worker processes (chapter 7).
 
 A :class:`Job` is one encoder to evaluate: the profile's initial encoder (``train=False``) or
 the model a WordOT run with some profile overrides produces (``train=True``; the run lives in
@@ -116,7 +116,7 @@ def eval_kwargs(p: config_mod.Profile, **changes: Any) -> dict[str, Any]:
     ``bench_layers`` (alignment and retrieval read the same layers). The plans are
     solved to the solver's default tolerance (:func:`wordot.ot.default_tol`, 1e-5 in float32),
     not to the looser ``loss.tol`` of training, unless ``tol`` is changed: the numbers of
-    chapter 8 were measured so.
+    chapter 7 were measured so.
     """
     known = set(_PLAN_FIELDS + _EMBED_FIELDS + _SIZE_FIELDS + _BENCH_FIELDS + _OTHER_FIELDS)
     unknown = sorted(set(changes) - known)

@@ -1,4 +1,4 @@
-"""Chapter 8's study beyond its first run: the other seeds, and the ablations.
+"""Chapter 7's study beyond its first run: the other seeds, and the ablations.
 
 **Seeds** (:func:`seed_jobs`): the profile's training with each of ``study.seeds`` (seed 0 is
 chapter 5's run), each read on the standard test sets, and the initial encoder read the same way.
@@ -14,7 +14,7 @@ AER on the language's gold development split and its Tatoeba accuracy, so that c
 made without test sets.
 
 They are :class:`~.experiments.Job` s, so their records live next to their runs and a rerun
-reads them. ``study.run_study`` says whether chapter 8 runs them all or only its first seed and
+reads them. ``study.run_study`` says whether chapter 7 runs them all or only its first seed and
 the initial encoder, reading the other records when they are on disk (``python -m wordot
 study``, i.e. ``make study``, writes them): on two cores the ``cpu`` profile's two more seeds and
 eight ablation runs do not fit the hour the book may take.
@@ -80,7 +80,7 @@ def run_study(
     progress: bool = True,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every seed's record (and the initial encoder's, last) and every ablation's: what
-    ``make study`` computes for chapter 8; records on disk are read."""
+    ``make study`` computes for chapter 7; records on disk are read."""
     after, initial = seed_jobs(p, base)
     seeds = run_jobs([*after, initial], workers=workers, corpora_dir=corpora_dir, progress=progress)
     return seeds, run_ablations(
@@ -88,7 +88,7 @@ def run_study(
     )
 
 
-#: the records of jobs on disk, None where a job has none (chapter 8 reads the seeds so)
+#: the records of jobs on disk, None where a job has none (chapter 7 reads the seeds so)
 stored = stored_records
 
 

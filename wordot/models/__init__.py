@@ -112,10 +112,9 @@ def load_encoder(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     The model is a transformers ``PreTrainedModel`` on the CPU in eval mode; for a batch from the
     tokenizer, ``model(**batch).last_hidden_state`` has shape ``(batch, tokens, hidden)``.
 
-    Raises:
-        ValueError: ``name`` is not one of the understood forms.
-        EncoderNotAvailableError: a hub model is not cached and cannot be downloaded now, or a
-            directory does not exist.
+    Raises ``ValueError`` when ``name`` is not one of the understood forms, and
+    ``EncoderNotAvailableError`` when a hub model is not cached and cannot be downloaded now, or
+    a directory does not exist.
     """
     kind, value = resolve_name(name)
     if kind == "tiny":

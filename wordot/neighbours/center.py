@@ -26,7 +26,7 @@ wants the published numbers must use :func:`center_both`.
 are those of the raw rows, so normalised rows no longer average to zero). A source-only map
 cannot make the English side unit-length, and unit-length source vectors beside raw English ones
 would sit at the wrong scale, so ``map`` gives the centred, unit-length source vector the English
-cloud's radius and centre:
+cloud's radius and centre::
 
     map(x) = mu_en + r_en * (x - mu_src) / |x - mu_src|,   r_en = mean_j |y_j - mu_en|.
 

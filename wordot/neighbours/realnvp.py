@@ -2,14 +2,14 @@
 
 Each language gets its own Real-NVP flow onto one shared latent space ``Z ~ N(0, I)`` (Section
 3.1: "we let Z share a common vector space with X and Y"); the map is the composition through
-the latent (Section 3.2: "f_{X->Y} is the composition of f_{X->Z} and f_{Z->Y}"):
+the latent (Section 3.2: "f_{X->Y} is the composition of f_{X->Z} and f_{Z->Y}")::
 
     T_src, T_en : R^d -> R^d          data -> latent, exact inverse, exact log-det
     map(x)      = T_en^{-1}(T_src(x))  source -> English          (m, d) -> (m, d)
     map_back(y) = T_src^{-1}(T_en(y))  English -> source (the dual direction)
 
 Objective (Eq. 1 with the entropy term of Eq. 2, in its dual form), on a batch of ``B`` aligned
-pairs ``x: (B, d)`` (source) and ``y: (B, d)`` (English, row ``i`` translates row ``i``):
+pairs ``x: (B, d)`` (source) and ``y: (B, d)`` (English, row ``i`` translates row ``i``)::
 
     L = mean_i |map(x_i) - y_i|^2                                      (match, Eq. 1)
       + w_rev * mean_i |map_back(y_i) - x_i|^2                         (dual direction)
@@ -58,7 +58,7 @@ dates from 2023, nflows 0.14 from 2020), ships a wheel that needs only torch and
 and nflows are source-only; nflows also pulls tensorboard, matplotlib and tqdm), and its Real-NVP
 is exactly the coupling stack needed here: affine couplings (``exp(a) x + b`` with a soft bound
 on ``a``, so the scale never overflows) whose transforms expose an exact ``inv`` and a fused
-``call_and_ladj`` (value and log |det J| in one pass), usable outside its distribution wrapper.
+``call_and_ladj`` (value and ``log |det J|`` in one pass), usable outside its distribution wrapper.
 
 Shapes: ``fit(src (n, d), en (n, d))`` on aligned rows, ``map(x (m, d)) -> (m, d)``. A fitted
 model keeps its training curve in :attr:`DensityMatching.fitted` (:class:`RealNVPFit`).

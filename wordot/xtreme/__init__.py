@@ -1,4 +1,4 @@
-"""Zero-shot cross-lingual transfer with XTREME's settings: XNLI and XQuAD (chapters 6-7).
+"""Zero-shot cross-lingual transfer with XTREME's settings: XNLI and XQuAD (chapters 10-11).
 
 The paper evaluates every encoder the same way (Section 5.3, Appendix B): put a fresh task head
 on it, fine-tune on **English** training data only, and test on every language of XNLI

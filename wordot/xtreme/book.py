@@ -1,4 +1,4 @@
-"""Chapters 6-7 from a profile: the runs a profile asks for, and the downsized comparison.
+"""Chapters 10-11 from a profile: the runs a profile asks for, and the downsized comparison.
 
 :func:`run_profile` runs :func:`~wordot.xtreme.runs.run_grid` with the settings of
 ``cfg.tasks`` (protocol, split, threads); a WordOT encoder that is the profile's own training
@@ -25,7 +25,13 @@ from .pipelines import DownsizedSplit
 from .runs import run_grid
 from .tables import paper_table
 
-__all__ = ["downsized_comparison", "plot_paired_change", "run_profile", "split_of"]
+__all__ = [
+    "downsized_comparison",
+    "encoder_changes",
+    "plot_paired_change",
+    "run_profile",
+    "split_of",
+]
 
 
 def split_of(tasks: Any, task: str) -> DownsizedSplit:
@@ -101,6 +107,29 @@ def downsized_comparison(
         table = paired_differences(by[base, s], by[other, s], metric=metric, averages=averages)
         parts.append(table.assign(seed=s))
     return pd.concat(parts)
+
+
+def encoder_changes(
+    records: Sequence[dict[str, Any]],
+    base: str,
+    others: dict[str, str],
+    *,
+    metric: str | None = None,
+    averages: dict[str, Sequence[str]] | None = None,
+    rows: Sequence[str] = ("avg_all", "avg_seen"),
+) -> pd.DataFrame:
+    """Several tuned encoders against one ``base``, on the average rows only: ``others`` maps a
+    label (``"WordOT"``, ``"L2"``) to an encoder of ``records``; each is paired with ``base``
+    item by item on the seeds both have (:func:`downsized_comparison`). Index (label, average);
+    columns base, other, difference and its 95% interval, seeds."""
+    parts = []
+    for label, encoder in others.items():
+        change = downsized_comparison(records, base, encoder, metric=metric, averages=averages)
+        wanted = [r for r in (*rows, *(averages or {})) if r in change.index]
+        part = change.loc[wanted, ["base", "other", "difference", "low", "high", "seed"]]
+        parts.append(part.assign(method=label).rename_axis("average").reset_index())
+    table = pd.concat(parts, ignore_index=True)
+    return table.set_index(["method", "average"])
 
 
 def plot_paired_change(

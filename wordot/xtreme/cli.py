@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m wordot.xtreme {xnli,xquad} --encoders A B --seeds 0 1 2 ...``
 
     Several GPUs: ``accelerate launch --num_processes 4 -m wordot.xtreme xnli ...``. Results go
-    where chapters 6-7 look for them (``--results-dir``, default ``runs/xtreme``, relative to
+    where chapters 10-11 look for them (``--results-dir``, default ``runs/xtreme``, relative to
     the working directory).
     """
     parser = argparse.ArgumentParser(prog="python -m wordot.xtreme", description=main.__doc__)

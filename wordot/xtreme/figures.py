@@ -1,4 +1,4 @@
-"""Figures of chapters 6-7: scores per language (or their differences), and QA windows."""
+"""Figures of chapters 10-11: scores per language (or their differences), and QA windows."""
 
 from __future__ import annotations
 
